@@ -1,0 +1,191 @@
+"""``TurnTable``: the columnar view of a batch of episodes that every estimator consumes.
+
+Estimators are pure functions over equal-length numpy columns (one row per turn), so they can be
+vectorised with sorting/bincount/unique and tested on hand-written tables without building
+``Episode`` objects. ``from_episodes`` builds the table from the record and remembers where each
+row came from, so ``write_back`` can put advantages back on the turns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from turngym.core.episode import Episode
+
+REQUIRED_COLUMNS = ("group", "traj", "turn", "reward", "final", "valid", "anchor")
+OPTIONAL_COLUMNS = ("info_gain", "entropy", "step_reward", "tool_match_reward", "outcome")
+_INT_COLUMNS = ("group", "traj", "turn")
+_BOOL_COLUMNS = ("final", "valid")
+
+
+def factorize(values: Sequence[Any] | np.ndarray) -> np.ndarray:
+    """Map hashable values to dense int codes in order of first appearance."""
+    codes: dict[Any, int] = {}
+    return np.fromiter((codes.setdefault(v, len(codes)) for v in values), dtype=np.int64, count=len(values))
+
+
+class TurnTable:
+    """Equal-length columns, one row per turn.
+
+    Required: ``group`` (task group), ``traj`` (trajectory id, unique across the batch),
+    ``turn`` (index inside the trajectory), ``reward`` (env reward of the turn), ``final`` (last
+    turn of its trajectory), ``valid`` (the action parsed and was admissible), ``anchor`` (state key
+    for GiGPO-style grouping). ``final``/``valid``/``anchor`` may be omitted: ``final`` is then
+    derived from ``traj``/``turn``, ``valid`` is all true, and each row is its own anchor.
+    Optional algorithm inputs: ``info_gain``, ``entropy``, ``step_reward``,
+    ``tool_match_reward``, ``outcome`` (trajectory outcome, repeated on each of its rows).
+    """
+
+    def __init__(
+        self,
+        *,
+        group: Sequence[int] | np.ndarray,
+        traj: Sequence[int] | np.ndarray,
+        turn: Sequence[int] | np.ndarray,
+        reward: Sequence[float] | np.ndarray,
+        final: Sequence[bool] | np.ndarray | None = None,
+        valid: Sequence[bool] | np.ndarray | None = None,
+        anchor: Sequence[Any] | np.ndarray | None = None,
+        info_gain: Sequence[float] | np.ndarray | None = None,
+        entropy: Sequence[float] | np.ndarray | None = None,
+        step_reward: Sequence[float] | np.ndarray | None = None,
+        tool_match_reward: Sequence[float] | np.ndarray | None = None,
+        outcome: Sequence[float] | np.ndarray | None = None,
+    ) -> None:
+        self.group = np.asarray(group, dtype=np.int64)
+        n = len(self.group)
+        self.traj = self._column("traj", traj, np.int64, n)
+        self.turn = self._column("turn", turn, np.int64, n)
+        self.reward = self._column("reward", reward, np.float64, n)
+        if final is None:
+            final = self._derive_final()
+        self.final = self._column("final", final, np.bool_, n)
+        self.valid = self._column("valid", np.ones(n, bool) if valid is None else valid, np.bool_, n)
+        if anchor is None:
+            anchor = [("__row__", i) for i in range(n)]
+        self.anchor = self._column("anchor", anchor, object, n)
+        self.info_gain = self._optional("info_gain", info_gain, n)
+        self.entropy = self._optional("entropy", entropy, n)
+        self.step_reward = self._optional("step_reward", step_reward, n)
+        self.tool_match_reward = self._optional("tool_match_reward", tool_match_reward, n)
+        self.outcome = self._optional("outcome", outcome, n)
+        #: (episode index, turn index) of each row when built by ``from_episodes``.
+        self.source: np.ndarray | None = None
+
+    # -- construction ------------------------------------------------------------------------
+    @staticmethod
+    def _column(name: str, values: Any, dtype: Any, n: int) -> np.ndarray:
+        if dtype is object:
+            arr = np.empty(len(values), dtype=object)
+            arr[:] = list(values)
+        else:
+            arr = np.asarray(values, dtype=dtype)
+        if arr.ndim != 1 or len(arr) != n:
+            raise ValueError(f"TurnTable column {name!r} has length {len(arr)}, expected {n} (one value per row)")
+        return arr
+
+    def _optional(self, name: str, values: Any, n: int) -> np.ndarray | None:
+        return None if values is None else self._column(name, values, np.float64, n)
+
+    def _derive_final(self) -> np.ndarray:
+        final = np.zeros(len(self.traj), dtype=bool)
+        if len(self.traj):
+            order = np.lexsort((self.turn, self.traj))
+            last = np.r_[self.traj[order][1:] != self.traj[order][:-1], True]
+            final[order[last]] = True
+        return final
+
+    @classmethod
+    def from_episodes(cls, episodes: Sequence[Episode], *, anchor_fallback: str = "observation") -> TurnTable:
+        """Flatten episodes into rows; episodes without a ``group_id`` form groups of one.
+
+        ``anchor_fallback`` names the turn field used when an env gave no ``anchor``.
+        """
+        group_keys: list[Any] = []
+        traj, turn, reward, final, valid, anchor, source = [], [], [], [], [], [], []
+        outcome: list[float] = []
+        optional: dict[str, list[float | None]] = {"info_gain": [], "entropy": [], "step_reward": []}
+        for e_idx, ep in enumerate(episodes):
+            key = ep.group_id if ep.group_id is not None else ("__episode__", ep.episode_id)
+            last = len(ep.turns) - 1
+            for t_idx, t in enumerate(ep.turns):
+                group_keys.append(key)
+                traj.append(e_idx)
+                turn.append(t.index)
+                reward.append(t.reward)
+                final.append(t_idx == last)
+                valid.append(t.action_valid)
+                anchor.append(t.anchor if t.anchor is not None else getattr(t, anchor_fallback))
+                outcome.append(ep.outcome_reward)
+                source.append((e_idx, t_idx))
+                for name, col in optional.items():
+                    col.append(getattr(t, name))
+        table = cls(
+            group=factorize(group_keys),
+            traj=traj,
+            turn=turn,
+            reward=reward,
+            final=final,
+            valid=valid,
+            anchor=anchor,
+            outcome=outcome,
+            **{
+                name: (np.array([np.nan if v is None else v for v in col], dtype=np.float64) if any(v is not None for v in col) else None)
+                for name, col in optional.items()
+            },
+        )
+        table.source = np.asarray(source, dtype=np.int64).reshape(-1, 2)
+        return table
+
+    # -- access ------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.group)
+
+    def column(self, name: str) -> np.ndarray:
+        """A column by name, with a clear error when an estimator needs a missing optional one."""
+        value = getattr(self, name, None)
+        if value is None:
+            raise KeyError(
+                f"TurnTable has no {name!r} column; this estimator needs it "
+                f"(columns present: {', '.join(self.columns)})"
+            )
+        return value
+
+    @property
+    def columns(self) -> list[str]:
+        return [c for c in REQUIRED_COLUMNS + OPTIONAL_COLUMNS if getattr(self, c) is not None]
+
+    def take(self, index: np.ndarray) -> TurnTable:
+        """Rows at ``index`` (a permutation or a subset), as a new table."""
+        kwargs = {c: getattr(self, c)[index] for c in self.columns}
+        out = TurnTable(**kwargs)
+        if self.source is not None:
+            out.source = self.source[index]
+        return out
+
+    def to_dict(self) -> dict[str, np.ndarray]:
+        return {c: getattr(self, c) for c in self.columns}
+
+    def write_back(
+        self,
+        episodes: Sequence[Episode],
+        advantage: np.ndarray,
+        clip_scale: np.ndarray | None = None,
+    ) -> None:
+        """Store per-row results on the turns they came from (tables from ``from_episodes`` only)."""
+        if self.source is None:
+            raise ValueError("write_back needs a table built by TurnTable.from_episodes")
+        if len(advantage) != len(self):
+            raise ValueError(f"advantage has {len(advantage)} rows, table has {len(self)}")
+        for row, (e_idx, t_idx) in enumerate(self.source):
+            t = episodes[e_idx].turns[t_idx]
+            t.advantage = float(advantage[row])
+            if clip_scale is not None:
+                t.clip_scale = float(clip_scale[row])
+
+    def __repr__(self) -> str:
+        return f"TurnTable(rows={len(self)}, groups={len(np.unique(self.group))}, columns={self.columns})"

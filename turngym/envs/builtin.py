@@ -1,0 +1,12 @@
+"""Registers the envs that ship with turngym. Imported lazily by the registry."""
+
+from turngym.envs.registration import register, registry
+
+_BUILTIN = {
+    "KeyDoor-v0": "turngym.envs.toys.keydoor:KeyDoorEnv",
+    "ToolCalc-v0": "turngym.envs.toys.toolcalc:ToolCalcEnv",
+}
+
+for _env_id, _entry in _BUILTIN.items():
+    if _env_id not in registry:
+        register(_env_id, _entry)

@@ -1,0 +1,182 @@
+"""The env registry: ``register``, ``make``, ``list_envs``, plugins by entry point.
+
+Like gymnasium's registry, an ``EnvSpec`` maps a versioned id (``KeyDoor-v0``) to an entry point
+and default kwargs. Three things are added:
+
+- plugins: installed packages declare envs in the entry-point group ``turngym.envs``. An entry
+  point's *name* is the env id and its value points at a ``TextEnv`` subclass (registered under
+  that id) or at a callable that calls ``turngym.register`` itself. They load on first use.
+- every spec is mirrored into gymnasium's registry as ``turngym/<id>`` so ``gymnasium.make`` works.
+- errors name the fix: an unknown id lists close matches, an unknown kwarg lists the valid ones.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any
+
+import gymnasium as gym
+
+logger = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "turngym.envs"
+GYM_NAMESPACE = "turngym"
+_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]+-v\d+$")
+
+
+class UnknownEnvError(KeyError):
+    """No env is registered under this id."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; we want it readable.
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    id: str
+    entry_point: str | Callable[..., Any]
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    source: str = "builtin"
+    description: str = ""
+
+    def load(self) -> Callable[..., Any]:
+        if callable(self.entry_point):
+            return self.entry_point
+        module, _, attr = self.entry_point.partition(":")
+        if not attr:
+            raise ValueError(f"entry point {self.entry_point!r} of {self.id} must look like 'package.module:ClassName'")
+        return getattr(importlib.import_module(module), attr)
+
+    def summary(self) -> str:
+        if self.description:
+            return self.description
+        doc = inspect.getdoc(self.load()) or ""
+        return doc.splitlines()[0] if doc else ""
+
+
+registry: dict[str, EnvSpec] = {}
+_plugins_loaded = False
+
+
+def _strip_namespace(env_id: str) -> str:
+    prefix = GYM_NAMESPACE + "/"
+    return env_id[len(prefix):] if env_id.startswith(prefix) else env_id
+
+
+def register(env_id: str, entry_point: str | Callable[..., Any], *, source: str = "builtin", description: str = "", **defaults: Any) -> EnvSpec:
+    """Register an env under a versioned id such as ``MyGame-v0``.
+
+    ``defaults`` become constructor kwargs that ``make(..., **overrides)`` can replace. Registering
+    an existing id replaces it (with a warning), as in gymnasium.
+    """
+    env_id = _strip_namespace(env_id)
+    if not _ID_RE.match(env_id):
+        raise ValueError(f"env id {env_id!r} must be a name followed by a version, like 'MyGame-v0'")
+    if env_id in registry:
+        logger.warning("re-registering env %s (was from %s)", env_id, registry[env_id].source)
+    spec = EnvSpec(env_id, entry_point, dict(defaults), source=source, description=description)
+    registry[env_id] = spec
+    gym_id = f"{GYM_NAMESPACE}/{env_id}"
+    if gym_id in gym.registry:
+        del gym.registry[gym_id]
+    # disable_env_checker: our check_env is stricter and the passive checker warns on text spaces.
+    gym.register(id=gym_id, entry_point=_gym_entry_point(env_id), disable_env_checker=True)
+    return spec
+
+
+def _gym_entry_point(env_id: str) -> Callable[..., Any]:
+    def create(**kwargs: Any) -> Any:
+        return make(env_id, **kwargs)
+
+    create.__name__ = f"make_{env_id.replace('-', '_')}"
+    return create
+
+
+def load_plugins(force: bool = False) -> list[str]:
+    """Import envs declared by installed packages; returns the ids that were added."""
+    global _plugins_loaded
+    if _plugins_loaded and not force:
+        return []
+    _plugins_loaded = True
+    added: list[str] = []
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        source = f"plugin:{ep.dist.name if ep.dist else ep.module}"
+        before = set(registry)
+        try:
+            target = ep.load()
+        except Exception as exc:  # a broken plugin must not take the registry down
+            logger.warning("could not load turngym env plugin %s (%s): %s", ep.name, ep.value, exc)
+            continue
+        if inspect.isclass(target):
+            register(ep.name, target, source=source)
+        elif callable(target):
+            target()
+        added.extend(sorted(set(registry) - before) or ([ep.name] if ep.name in registry else []))
+    return added
+
+
+def _builtin() -> None:
+    import turngym.envs.builtin  # noqa: F401  (registers the built-in envs on import)
+
+
+def spec(env_id: str) -> EnvSpec:
+    _builtin()
+    env_id = _strip_namespace(env_id)
+    if env_id not in registry:
+        load_plugins()
+    if env_id not in registry:
+        close = difflib.get_close_matches(env_id, list(registry), n=3, cutoff=0.5)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise UnknownEnvError(
+            f"No env registered as {env_id!r}.{hint} Registered: {', '.join(sorted(registry)) or 'none'}."
+        )
+    return registry[env_id]
+
+
+def list_envs() -> list[EnvSpec]:
+    """All registered envs, built-in and plugins, sorted by id."""
+    _builtin()
+    load_plugins()
+    return [registry[k] for k in sorted(registry)]
+
+
+def _check_kwargs(env_spec: EnvSpec, factory: Callable[..., Any], kwargs: dict[str, Any]) -> None:
+    try:
+        sig = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return
+    params = sig.parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    valid = [n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and n != "self"]
+    unknown = [k for k in kwargs if k not in valid]
+    if unknown:
+        parts = []
+        for k in unknown:
+            close = difflib.get_close_matches(k, valid, n=1)
+            parts.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise TypeError(
+            f"{env_spec.id} got unknown argument(s) {', '.join(parts)}. Valid arguments: {', '.join(valid)}."
+        )
+
+
+def make(env_id: str, **overrides: Any) -> Any:
+    """Create an env: the spec's defaults updated by ``overrides``.
+
+    ``env_id`` may carry the gymnasium namespace (``turngym/KeyDoor-v0``).
+    """
+    env_spec = spec(env_id)
+    factory = env_spec.load()
+    kwargs = {**env_spec.kwargs, **overrides}
+    _check_kwargs(env_spec, factory, kwargs)
+    env = factory(**kwargs)
+    env.spec_id = env_spec.id  # lets a worker or the replay viewer re-create the same env
+    env.make_kwargs = dict(overrides)
+    return env

@@ -1,0 +1,1 @@
+"""Small built-in games for tests, demos and the credit-assignment benchmark."""
