@@ -172,7 +172,11 @@ def make(env_id: str, **overrides: Any) -> Any:
 
     ``env_id`` may carry the gymnasium namespace (``turngym/KeyDoor-v0``).
     """
-    env_spec = spec(env_id)
+    return instantiate(spec(env_id), **overrides)
+
+
+def instantiate(env_spec: EnvSpec, **overrides: Any) -> Any:
+    """Build an env from a spec; worker processes use this with a spec shipped from the parent."""
     factory = env_spec.load()
     kwargs = {**env_spec.kwargs, **overrides}
     _check_kwargs(env_spec, factory, kwargs)

@@ -1,0 +1,229 @@
+"""The rollout engine: play B tasks × G rollouts with one agent and record ``Episode`` s.
+
+Episodes run in the slots of a ``VectorTextEnv``; a slot that finishes takes the next queued
+episode at once, so a long episode never holds up the short ones. The agent is called on a batch of
+all episodes waiting for an action, as soon as enough of them are waiting (``min_batch_fraction``
+of the active ones, or all when no env result is outstanding), which overlaps generation with the
+env steps of the other slots.
+
+Failures are recorded, not raised: an env worker crash or an agent exception ends only the affected
+episodes, with ``error`` set and ``truncated=True``; the rest of the batch goes on. Finished episodes
+are written to the store in small atomic batches, so what finished before a crash is kept.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from turngym.agents.base import Agent, AgentAction, AgentInput
+from turngym.core.episode import Episode, Turn, new_id
+from turngym.envs.vector import EnvResult, VectorTextEnv
+
+
+@dataclass
+class TaskSpec:
+    """One task, fixed by a seed and/or reset options (e.g. ``{"task_id": ...}``)."""
+
+    seed: int | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Live:
+    episode: Episode
+    observation: str = ""
+    info: dict[str, Any] = field(default_factory=dict)
+    turn_start: float = 0.0
+
+
+class RolloutEngine:
+    """Runs episodes of one env id with one agent. Reuse it across training steps."""
+
+    def __init__(
+        self,
+        env_id: str,
+        agent: Agent,
+        *,
+        env_kwargs: dict[str, Any] | None = None,
+        num_envs: int = 16,
+        num_workers: int | None = 0,
+        timeout: float = 60.0,
+        min_batch_fraction: float = 0.5,
+    ) -> None:
+        if not 0.0 < min_batch_fraction <= 1.0:
+            raise ValueError(f"min_batch_fraction must be in (0, 1], got {min_batch_fraction}")
+        self.agent = agent
+        self.env_kwargs = {**dict(env_kwargs or {}), **getattr(agent, "env_requirements", {})}
+        self.venv = VectorTextEnv(env_id, num_envs, env_kwargs=self.env_kwargs, num_workers=num_workers, timeout=timeout)
+        self.env_id = self.venv.env_id
+        self.min_batch_fraction = min_batch_fraction
+
+    def close(self) -> None:
+        self.venv.close()
+
+    def __enter__(self) -> RolloutEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- running --------------------------------------------------------------------------------
+    def run(
+        self,
+        tasks: Sequence[TaskSpec],
+        *,
+        group_size: int = 1,
+        run_id: str = "",
+        step: int | None = None,
+        store: Any = None,
+        write_every: int = 32,
+        on_episode: Callable[[Episode], None] | None = None,
+    ) -> list[Episode]:
+        """Play every task ``group_size`` times; returns episodes in (task, member) order."""
+        if group_size < 1:
+            raise ValueError(f"group_size must be >= 1, got {group_size}")
+        queue: deque[Episode] = deque()
+        for task in tasks:
+            group_id = new_id()
+            for _ in range(group_size):
+                queue.append(
+                    Episode(
+                        run_id=run_id,
+                        env_id=self.env_id,
+                        group_id=group_id,
+                        seed=task.seed,
+                        reset_options=dict(task.options),
+                        env_kwargs=dict(self.env_kwargs),
+                        step=step,
+                    )
+                )
+        ordered = list(queue)
+        live: dict[int, _Live] = {}
+        waiting: list[int] = []  # slots whose episode awaits an action
+        unwritten: list[Episode] = []
+        free = list(range(self.venv.num_envs))
+
+        def finish(slot: int, error: str | None = None) -> None:
+            state = live.pop(slot)
+            ep = state.episode
+            ep.error = error or ep.error
+            if error:
+                ep.truncated = True
+            ep.outcome_reward = ep.total_reward
+            ep.meta["wall_s"] = round(time.monotonic() - ep.meta.pop("_t0", time.monotonic()), 6)
+            free.append(slot)
+            unwritten.append(ep)
+            if on_episode is not None:
+                on_episode(ep)
+            if store is not None and len(unwritten) >= write_every:
+                store.write(unwritten)
+                unwritten.clear()
+
+        def start_free_slots() -> None:
+            while free and queue:
+                slot = free.pop()
+                ep = queue.popleft()
+                ep.meta["_t0"] = time.monotonic()
+                live[slot] = _Live(ep)
+                self.venv.send_reset(slot, ep.seed, ep.reset_options or None)
+
+        while live or queue:
+            start_free_slots()
+            for slot, result in self.venv.recv():
+                self._on_result(slot, result, live, waiting, finish)
+            start_free_slots()
+            active = len(live)
+            if waiting and (self.venv.in_flight == 0 or len(waiting) >= self.min_batch_fraction * active):
+                batch, waiting[:] = list(waiting), []
+                self._act(batch, live, finish)
+        if store is not None and unwritten:
+            store.write(unwritten)
+        return ordered
+
+    def _on_result(self, slot: int, result: EnvResult, live: dict[int, _Live], waiting: list[int], finish: Callable[..., None]) -> None:
+        state = live[slot]
+        ep = state.episode
+        if result.error:
+            if ep.turns and ep.turns[-1].meta.pop("pending", False):
+                ep.turns[-1].meta.pop("_sent", None)
+                ep.turns[-1].action_valid = False
+                ep.turns[-1].info = result.info
+            finish(slot, result.error)
+            return
+        if ep.turns and ep.turns[-1].meta.pop("pending", False):
+            turn = ep.turns[-1]
+            turn.reward = result.reward
+            turn.terminated, turn.truncated = result.terminated, result.truncated
+            turn.action_valid = turn.action_valid and bool(result.info.get("action_valid", True))
+            turn.tool_calls = result.info.get("tool_calls")
+            turn.info = result.info
+            turn.meta["env_s"] = round(time.monotonic() - turn.meta.pop("_sent"), 6)
+            if result.done:
+                ep.terminated, ep.truncated = result.terminated, result.truncated
+                ep.won = bool(result.info.get("won", False))
+                if "score" in result.info:
+                    ep.score = float(result.info["score"])
+                finish(slot)
+                return
+        else:  # reset result
+            ep.task_id = result.info.get("task_id") or None
+        state.observation, state.info = result.observation, result.info
+        state.turn_start = time.monotonic()
+        waiting.append(slot)
+
+    def _act(self, slots: list[int], live: dict[int, _Live], finish: Callable[..., None]) -> None:
+        inputs = [AgentInput(live[s].episode, live[s].observation, live[s].info) for s in slots]
+        t0 = time.monotonic()
+        try:
+            actions = self.agent.act(inputs)
+            if len(actions) != len(inputs):
+                raise RuntimeError(f"agent returned {len(actions)} actions for {len(inputs)} inputs")
+        except Exception as exc:  # a failing backend ends these episodes, not the rollout
+            for s in slots:
+                finish(s, f"agent failed: {type(exc).__name__}: {exc}")
+            return
+        agent_s = (time.monotonic() - t0) / max(len(slots), 1)
+        for slot, act in zip(slots, actions):
+            state = live[slot]
+            ep = state.episode
+            if act.stop:
+                finish(slot, act.stop)
+                continue
+            ep.turns.append(self._turn(len(ep.turns), state, act, agent_s))
+            ep.turns[-1].meta["_sent"] = time.monotonic()
+            self.venv.send_step(slot, act.action)
+
+    @staticmethod
+    def _turn(index: int, state: _Live, act: AgentAction, agent_s: float) -> Turn:
+        info = state.info
+        return Turn(
+            index=index,
+            agent=info.get("agent"),
+            observation=state.observation,
+            anchor=info.get("anchor"),
+            prompt=act.prompt,
+            prompt_token_ids=act.prompt_token_ids,
+            response_text=act.action if act.response_text is None else act.response_text,
+            response_token_ids=act.response_token_ids,
+            rollout_logprobs=act.rollout_logprobs,
+            loss_mask=act.loss_mask,
+            action=act.action,
+            action_valid=act.parsed,
+            entropy=act.entropy,
+            meta={
+                **act.meta,
+                "pending": True,
+                "agent_s": round(agent_s, 6),
+                **({"admissible_actions": info["admissible_actions"]} if "admissible_actions" in info else {}),
+            },
+        )
+
+
+def make_tasks(n: int, *, seed: int = 0, split: str | None = None) -> list[TaskSpec]:
+    """``n`` tasks with consecutive seeds from ``seed`` (and a split option when given)."""
+    options = {"split": split} if split else {}
+    return [TaskSpec(seed=seed + i, options=dict(options)) for i in range(n)]

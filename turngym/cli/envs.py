@@ -1,0 +1,200 @@
+"""Top-level env commands: ``envs``, ``check``, ``play``, ``rollout``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+err_console = Console(stderr=True)
+
+EnvArgs = Annotated[
+    list[str] | None,
+    typer.Option("--env-arg", "-e", help="Env constructor argument KEY=VALUE (YAML value), repeatable."),
+]
+
+
+def parse_kv(pairs: list[str] | None) -> dict[str, Any]:
+    """``["a=1", "b=x"]`` -> ``{"a": 1, "b": "x"}``; values are parsed as YAML scalars."""
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"expected KEY=VALUE, got {pair!r}")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def _fail(message: str) -> None:
+    err_console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code=2)
+
+
+def envs() -> None:
+    """List registered envs (built-in and from installed plugins)."""
+    from turngym.envs.registration import list_envs
+
+    table = Table(title="turngym envs")
+    table.add_column("id", style="bold cyan")
+    table.add_column("source")
+    table.add_column("description")
+    for spec in list_envs():
+        try:
+            summary = spec.summary()
+        except Exception as exc:  # an env whose optional dependency is missing still lists
+            summary = f"[yellow](cannot import: {exc})[/]"
+        table.add_row(spec.id, spec.source, summary)
+    console.print(table)
+
+
+def check(
+    env_id: Annotated[str, typer.Argument(help="Env id, e.g. KeyDoor-v0")],
+    seed: Annotated[int, typer.Option(help="Seed for resets and the action sequence.")] = 0,
+    fuzz: Annotated[int, typer.Option(help="Number of garbage actions to fuzz with.")] = 300,
+    env_arg: EnvArgs = None,
+) -> None:
+    """Check that an env honours the turngym env contract (API, info keys, determinism, fuzzing)."""
+    from turngym.envs.checker import check_env_id
+    from turngym.envs.registration import UnknownEnvError
+
+    try:
+        report = check_env_id(env_id, seed=seed, n_fuzz=fuzz, raise_on_error=False, **parse_kv(env_arg))
+    except (UnknownEnvError, TypeError, ValueError, ImportError) as exc:
+        _fail(str(exc))
+        return
+    table = Table(title=f"turngym check {env_id}")
+    table.add_column("check")
+    table.add_column("result")
+    table.add_column("details", overflow="fold")
+    table.add_column("s", justify="right")
+    for r in report.results:
+        table.add_row(r.name, "[green]pass[/]" if r.passed else "[bold red]FAIL[/]", r.message, f"{r.seconds:.2f}")
+    console.print(table)
+    if not report.ok:
+        err_console.print(f"[bold red]{env_id} fails {len(report.failures())} check(s)[/]")
+        raise typer.Exit(code=1)
+    console.print(f"[bold green]{env_id} passes all checks[/]")
+
+
+def play(
+    env_id: Annotated[str, typer.Argument(help="Env id, e.g. KeyDoor-v0")],
+    seed: Annotated[int | None, typer.Option(help="Seed that fixes the task.")] = None,
+    out: Annotated[Path, typer.Option(help="Run directory whose store receives the episode.")] = Path("runs/play"),
+    env_arg: EnvArgs = None,
+) -> None:
+    """Play an env yourself in the terminal; type an action or the number of an admissible one."""
+    import turngym
+    from turngym.core.episode import Episode, Turn
+    from turngym.store import EpisodeStore
+
+    kwargs = parse_kv(env_arg)
+    try:
+        env = turngym.make(env_id, **kwargs)
+    except Exception as exc:
+        _fail(str(exc))
+        return
+    obs, info = env.reset(seed=seed)
+    episode = Episode(env_id=env.spec_id, task_id=info.get("task_id"), seed=seed, env_kwargs=kwargs, run_id="play")
+    done = False
+    while not done:
+        console.rule(f"turn {len(episode.turns)}")
+        console.print(obs, markup=False, highlight=False)
+        admissible = info.get("admissible_actions") or []
+        for i, a in enumerate(admissible, 1):
+            console.print(f"  [cyan]{i:>2}[/] {a}", highlight=False)
+        try:
+            typed = console.input("[bold]> [/]")
+        except (EOFError, KeyboardInterrupt):
+            episode.truncated, episode.error = True, "aborted by the player"
+            break
+        action = admissible[int(typed) - 1] if typed.strip().isdigit() and 0 < int(typed) <= len(admissible) else typed
+        turn = Turn(index=len(episode.turns), observation=obs, anchor=info.get("anchor"), action=action, response_text=typed)
+        obs, reward, terminated, truncated, info = env.step(action)
+        turn.reward, turn.action_valid, turn.info = reward, bool(info.get("action_valid", True)), info
+        turn.terminated, turn.truncated = terminated, truncated
+        episode.turns.append(turn)
+        console.print(f"reward {reward:+.3f}" + ("" if turn.action_valid else "  [red](invalid action)[/]"))
+        done = terminated or truncated
+        if done:
+            console.print(obs, markup=False, highlight=False)
+            episode.terminated, episode.truncated = terminated, truncated
+            episode.won = bool(info.get("won"))
+    episode.outcome_reward = episode.total_reward
+    with EpisodeStore(out) as store:
+        store.write([episode])
+    console.print(f"[bold]{'won' if episode.won else 'not won'}[/], reward {episode.outcome_reward:+.3f}; saved episode {episode.episode_id} to {out}")
+
+
+def rollout(
+    env_id: Annotated[str, typer.Argument(help="Env id, e.g. KeyDoor-v0")],
+    agent: Annotated[str, typer.Option(help="Scripted agent: oracle or random.")] = "oracle",
+    n: Annotated[int, typer.Option("-n", help="Number of tasks.")] = 16,
+    group: Annotated[int, typer.Option(help="Rollouts per task (G).")] = 1,
+    out: Annotated[Path, typer.Option(help="Run directory for the episode store.")] = Path("runs/rollout"),
+    seed: Annotated[int, typer.Option(help="First task seed; tasks use seed, seed+1, ...")] = 0,
+    split: Annotated[str | None, typer.Option(help="Task split passed to reset (e.g. train, test).")] = None,
+    workers: Annotated[int, typer.Option(help="Env worker processes (0 = in process).")] = 0,
+    envs_: Annotated[int, typer.Option("--envs", help="Concurrent env slots.")] = 16,
+    env_arg: EnvArgs = None,
+) -> None:
+    """Play N tasks × G rollouts with a scripted agent and write the episodes to RUN_DIR."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from turngym.agents.rollout import RolloutEngine, make_tasks
+    from turngym.agents.scripted import SCRIPTED_AGENTS
+    from turngym.core.episode import new_id
+    from turngym.store import EpisodeStore
+
+    if agent not in SCRIPTED_AGENTS:
+        _fail(f"unknown agent {agent!r}; choose one of {', '.join(SCRIPTED_AGENTS)}")
+    run_id = new_id()[:12]
+    total = n * group
+    wins = 0
+    t0 = time.monotonic()
+    try:
+        engine = RolloutEngine(env_id, SCRIPTED_AGENTS[agent](), env_kwargs=parse_kv(env_arg), num_envs=envs_, num_workers=workers)
+    except Exception as exc:
+        _fail(str(exc))
+        return
+    with engine, EpisodeStore(out) as store, Progress(
+        TextColumn("[bold]rollout[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("success {task.fields[success]}"),
+        TimeElapsedColumn(), TimeRemainingColumn(), console=console,
+    ) as progress:
+        store.set_run(run_id, {"env_id": env_id, "agent": agent, "n": n, "group": group, "seed": seed, "split": split}, kind="rollout")
+        bar = progress.add_task("rollout", total=total, success="-")
+
+        def on_episode(ep: Any) -> None:
+            nonlocal wins
+            wins += ep.won
+            progress.update(bar, advance=1, success=f"{wins / (progress.tasks[bar].completed + 1):.2f}")
+
+        episodes = engine.run(make_tasks(n, seed=seed, split=split), group_size=group, run_id=run_id, store=store, on_episode=on_episode)
+    elapsed = time.monotonic() - t0
+    summary = Table(title=f"{env_id} · {agent} agent · run {run_id}")
+    for col in ("episodes", "success", "mean reward", "mean turns", "invalid rate", "errors", "episodes/s"):
+        summary.add_column(col, justify="right")
+    num_turns = sum(e.num_turns for e in episodes)
+    summary.add_row(
+        str(len(episodes)),
+        f"{sum(e.won for e in episodes) / len(episodes):.3f}",
+        f"{sum(e.outcome_reward for e in episodes) / len(episodes):.3f}",
+        f"{num_turns / len(episodes):.2f}",
+        f"{sum(not t.action_valid for e in episodes for t in e.turns) / max(num_turns, 1):.3f}",
+        str(sum(e.error is not None for e in episodes)),
+        f"{len(episodes) / elapsed:.1f}",
+    )
+    console.print(summary)
+    console.print(f"episodes written to [bold]{out}[/] (run {run_id})")
+
+
+def attach(app: typer.Typer) -> None:
+    app.command("envs")(envs)
+    app.command("check")(check)
+    app.command("play")(play)
+    app.command("rollout")(rollout)
