@@ -163,6 +163,7 @@ class RolloutEngine:
             turn.info = result.info
             turn.meta["env_s"] = round(time.monotonic() - turn.meta.pop("_sent"), 6)
             if result.done:
+                ep.final_observation = result.observation
                 ep.terminated, ep.truncated = result.terminated, result.truncated
                 ep.won = bool(result.info.get("won", False))
                 if "score" in result.info:

@@ -123,6 +123,7 @@ def play(
         done = terminated or truncated
         if done:
             console.print(obs, markup=False, highlight=False)
+            episode.final_observation = obs
             episode.terminated, episode.truncated = terminated, truncated
             episode.won = bool(info.get("won"))
     episode.outcome_reward = episode.total_reward

@@ -91,6 +91,9 @@ class Episode(BaseModel):
     seed: int | None = None
     layout: Literal["step", "concat"] = "step"
     turns: list[Turn] = Field(default_factory=list)
+    final_observation: str | None = Field(
+        default=None, description="Env text returned by the last step (what no turn shows)."
+    )
     outcome_reward: float = 0.0
     won: bool = False
     score: float | None = None
