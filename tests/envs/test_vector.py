@@ -84,7 +84,7 @@ def test_sigkill_worker_mid_episode_marks_episode_and_recovers():
 
 
 def test_crash_and_hang_are_isolated():
-    with VectorTextEnv("CrashyKeyDoor-v0", 3, num_workers=3, timeout=1.0) as venv:
+    with VectorTextEnv("CrashyKeyDoor-v0", 3, num_workers=3, timeout=5.0) as venv:
         venv.reset(seeds=[0, 1, 2])
         results = venv.step({0: "crash", 1: "hang", 2: "look"})
         assert "died" in results[0].error

@@ -74,7 +74,8 @@ def check(
     table.add_column("details", overflow="fold")
     table.add_column("s", justify="right")
     for r in report.results:
-        table.add_row(r.name, "[green]pass[/]" if r.passed else "[bold red]FAIL[/]", r.message, f"{r.seconds:.2f}")
+        verdict = "[yellow]skip[/]" if getattr(r, "skipped", False) else "[green]pass[/]" if r.passed else "[bold red]FAIL[/]"
+        table.add_row(r.name, verdict, r.message, f"{r.seconds:.2f}")
     console.print(table)
     if not report.ok:
         err_console.print(f"[bold red]{env_id} fails {len(report.failures())} check(s)[/]")

@@ -13,6 +13,8 @@ from turngym.envs.registration import (
     spec,
 )
 
+import turngym.envs.builtin  # noqa: E402,F401  (built-ins visible to gymnasium.make right after import)
+
 __all__ = [
     "ENTRY_POINT_GROUP",
     "INFO_KEY_TYPES",
@@ -24,6 +26,7 @@ __all__ = [
     "TextSpace",
     "UnknownEnvError",
     "check_env",
+    "check_env_id",
     "list_envs",
     "load_plugins",
     "make",
@@ -34,7 +37,7 @@ __all__ = [
 
 
 def __getattr__(name: str):  # the checker pulls in more; load it on first use
-    if name in ("check_env", "EnvCheckError"):
+    if name in ("check_env", "check_env_id", "EnvCheckError", "CheckReport"):
         from turngym.envs import checker
 
         return getattr(checker, name)

@@ -107,6 +107,7 @@ class ToolCalcEnv(TextEnv):
         self.answer = 0
         self.choices: list[str] = []
         self.calculated = False
+        self._last_result: str | None = None
 
     def task_ids(self, split: str | None = None) -> list[str]:
         split = split or self.split
@@ -145,11 +146,16 @@ class ToolCalcEnv(TextEnv):
             task_id = self.rng_choice(self.task_ids(split))
         self._build_task(task_id)
         self.calculated = False
+        self._last_result: str | None = None
         obs = (
             f"Question: {self.question}\nChoices: {', '.join(self.choices)}\n"
             "Use calculate[expression] to compute, then answer[number]."
         )
         return obs, {"ground_truth": _fmt(self.answer), "task": self.question}
+
+    def anchor(self, observation: str) -> str:
+        """The state is the question and what the calculator has shown, not the last message."""
+        return f"{self.question}\n{self._last_result or 'no calculation yet'}"
 
     def admissible_actions(self) -> list[str]:
         return [f"calculate[{self.expression}]"] + [f"answer[{c}]" for c in self.choices]
@@ -169,6 +175,7 @@ class ToolCalcEnv(TextEnv):
             except ValueError as exc:
                 raise InvalidAction(f"Calculator error: {exc}.") from None
             self.calculated = True
+            self._last_result = f"Result: {_fmt(value)}"
             extra["tool_calls"] = [{"name": "calculate", "arguments": {"expression": arg}, "result": _fmt(value)}]
             return StepResult(f"Result: {_fmt(value)}", info=extra)
         try:
