@@ -1,0 +1,236 @@
+"""Training configuration: YAML files validated by pydantic, with dotted command-line overrides.
+
+A config file holds the published (GPU) hyper-parameters at the top level and may carry
+``profiles: {cpu: {...}, gpu: {...}}`` whose entries override them; ``turngym train CFG
+--profile cpu`` picks one (default: ``cpu`` when no CUDA device is visible). Overrides such as
+``algo.params.gamma=0.9`` are applied last. Every section forbids unknown keys, so a typo fails
+before any work starts with the key's path and, where it helps, the allowed values.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+
+class RunConfig(_Section):
+    out: str = "runs/train"
+    seed: int = 0
+    steps: int = Field(40, ge=0, description="RL iterations (rollout + update).")
+    checkpoint_every: int = Field(10, ge=1)
+    keep_checkpoints: int = Field(2, ge=1)
+    tensorboard: bool = True
+    wandb: bool = False
+    wandb_project: str = "turngym"
+    threads: int | None = Field(None, ge=1, description="torch threads; None keeps torch's default.")
+
+
+class EnvConfig(_Section):
+    id: str = "KeyDoor-v0"
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    train_split: str | None = "train"
+    eval_split: str | None = "test"
+
+
+class LoraConfig(_Section):
+    enabled: bool = False
+    r: int = Field(8, ge=1)
+    alpha: int = Field(16, ge=1)
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+
+
+class ModelConfig(_Section):
+    path: str | None = Field(None, description="HF model directory (or hub id on machines that have it cached).")
+    init: Literal["tiny", "small"] | None = Field("tiny", description="Build a fresh local model when path is None.")
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    lora: LoraConfig = Field(default_factory=LoraConfig)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ModelConfig:
+        if self.path is None and self.init is None:
+            raise ValueError("model needs either path (an HF model directory) or init (tiny|small)")
+        return self
+
+
+class PolicyConfig(_Section):
+    backend: Literal["hf", "vllm"] = "hf"
+    layout: Literal["step", "concat"] = "step"
+    template: str = "auto"
+    projection: str = "auto"
+    history_k: int = Field(2, ge=0)
+    max_new_tokens: int = Field(16, ge=1)
+    max_prompt_tokens: int = Field(1024, ge=16)
+    temperature: float = Field(1.0, gt=0.0)
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    eval_temperature: float = Field(1.0, ge=0.0, description="0 = greedy evaluation.")
+    vllm: dict[str, Any] = Field(default_factory=dict, description="Extra vllm.LLM engine kwargs.")
+
+
+class RolloutConfig(_Section):
+    tasks_per_step: int = Field(8, ge=1, description="B: tasks per iteration.")
+    group_size: int = Field(8, ge=1, description="G: rollouts per task.")
+    num_envs: int = Field(64, ge=1)
+    num_workers: int = Field(0, ge=0, description="Env worker processes (0 = in process).")
+    env_timeout: float = Field(60.0, gt=0)
+
+
+ESTIMATORS = ("grpo", "rloo", "reinforce_pp", "gigpo", "matchtir", "a2tgpo", "aem", "oprl")
+
+
+class AlgoConfig(_Section):
+    name: Literal["grpo", "rloo", "reinforce_pp", "gigpo", "matchtir", "a2tgpo", "aem", "oprl"] = "gigpo"
+    preset: Literal["paper", "reference"] = "reference"
+    params: dict[str, Any] = Field(default_factory=dict)
+    dynamic_sampling: bool = False
+    max_resample: int = Field(3, ge=0)
+
+
+class OptimConfig(_Section):
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    epochs: int = Field(2, ge=1, description="Passes over each rollout batch (PPO epochs).")
+    micro_batch_tokens: int = Field(4096, ge=16, description="Token budget of one micro-batch (length-bucketed).")
+    max_grad_norm: float = Field(1.0, gt=0)
+    clip_low: float = Field(0.2, ge=0, lt=1)
+    clip_high: float = Field(0.2, ge=0)
+    dual_clip: float | None = 3.0
+    loss_agg: Literal["token-mean", "seq-mean-token-mean", "seq-mean-token-sum", "seq-mean-token-sum-norm"] = "token-mean"
+    kl_coef: float = Field(0.0, ge=0)
+    kl_kind: Literal["k1", "k2", "k3", "low_var_kl"] = "low_var_kl"
+    entropy_coef: float = Field(0.0, ge=0)
+    drop_zero_advantage: bool = True
+    autocast: Literal["auto", "bf16", "none"] = "auto"
+
+
+class BCConfig(_Section):
+    enabled: bool = False
+    episodes: int = Field(1500, ge=1)
+    epochs: int = Field(2, ge=1)
+    lr: float = Field(3e-3, gt=0)
+    noise: float = Field(0.4, ge=0, le=1, description="Share of demonstrator actions replaced by random admissible ones.")
+    batch_tokens: int = Field(8192, ge=16)
+
+
+class EvalConfig(_Section):
+    every: int = Field(10, ge=1)
+    tasks: int = Field(200, ge=1)
+    before: bool = True
+
+
+class DistributedConfig(_Section):
+    ray: bool = False
+    num_rollout_workers: int = Field(2, ge=1)
+    ray_address: str | None = None
+
+
+class TrainConfig(_Section):
+    run: RunConfig = Field(default_factory=RunConfig)
+    env: EnvConfig = Field(default_factory=EnvConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    rollout: RolloutConfig = Field(default_factory=RolloutConfig)
+    algo: AlgoConfig = Field(default_factory=AlgoConfig)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    bc: BCConfig = Field(default_factory=BCConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+    distributed: DistributedConfig = Field(default_factory=DistributedConfig)
+    profiles: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Named override sets.")
+    description: str = ""
+
+
+
+class ConfigError(ValueError):
+    """A config that cannot run; the message names the key and what is allowed."""
+
+
+def _format_validation_error(exc: ValidationError, data: dict[str, Any]) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            parent = data
+            for p in err["loc"][:-1]:
+                parent = parent.get(p, {}) if isinstance(parent, dict) else {}
+            section = TrainConfig
+            for p in err["loc"][:-1]:
+                field = section.model_fields.get(str(p))
+                section = field.annotation if field is not None and isinstance(field.annotation, type) else None  # type: ignore[assignment]
+                if section is None:
+                    break
+            allowed = sorted(section.model_fields) if section is not None else []
+            close = difflib.get_close_matches(str(err["loc"][-1]), allowed, n=1)
+            msg = "unknown key" + (f" (did you mean {'.'.join(map(str, err['loc'][:-1] + (close[0],)))}?)" if close else "")
+            if allowed:
+                msg += f"; allowed keys here: {', '.join(allowed)}"
+        lines.append(f"  {loc}: {msg}")
+    return "invalid training config:\n" + "\n".join(lines)
+
+
+def apply_override(data: dict[str, Any], dotted: str) -> None:
+    """Apply ``a.b.c=value`` (value parsed as YAML) to a nested dict in place."""
+    key, sep, raw = dotted.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"override {dotted!r} must look like section.key=value")
+    parts = key.strip().split(".")
+    node = data
+    for p in parts[:-1]:
+        child = node.setdefault(p, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"override {dotted!r}: {p} is not a section")
+        node = child
+    node[parts[-1]] = yaml.safe_load(raw)
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
+    return out
+
+
+def default_profile() -> str:
+    try:
+        import torch
+
+        return "gpu" if torch.cuda.is_available() else "cpu"
+    except ImportError:
+        return "cpu"
+
+
+def load_config(path: str | Path | None, overrides: list[str] | None = None, profile: str | None = "auto") -> TrainConfig:
+    """Read a YAML config, apply a profile and dotted overrides, validate."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.exists():
+            raise ConfigError(f"config file {path} does not exist")
+        loaded = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path} must hold a mapping at the top level")
+        data = loaded
+    profiles = data.get("profiles") or {}
+    if profile == "auto":
+        profile = default_profile() if profiles else None
+    if profile:
+        if profile not in profiles:
+            if profiles:
+                raise ConfigError(f"profile {profile!r} not in config; available: {', '.join(profiles)}")
+        else:
+            data = _deep_merge(data, profiles[profile])
+    for ov in overrides or []:
+        apply_override(data, ov)
+    try:
+        return TrainConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc, data)) from None

@@ -1,0 +1,35 @@
+"""Builds the LLM agent the trainer rolls out with, from the policy section of the config."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from turngym.agents.backends.base import SamplingParams
+
+
+def make_llm_agent(
+    backend: Any,
+    *,
+    env_id: str,
+    template: str = "auto",
+    projection: str = "auto",
+    layout: str = "step",
+    history_k: int = 2,
+    max_new_tokens: int = 16,
+    max_prompt_tokens: int | None = None,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    seed: int | None = None,
+) -> Any:
+    from turngym.agents.llm import LLMAgent
+
+    if projection == "auto":
+        projection = "plain"
+    sampling = SamplingParams(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed)
+    return LLMAgent(backend, template=template, projection=projection, layout=layout, sampling=sampling, history_k=history_k, max_prompt_tokens=max_prompt_tokens)
+
+
+def set_sampling_seed(agent: Any, seed: int) -> None:
+    """Re-seed an agent's sampling: each training step draws fresh, reproducible samples."""
+    agent.sampling = dataclasses.replace(agent.sampling, seed=seed)

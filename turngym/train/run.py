@@ -1,0 +1,127 @@
+"""``turngym train``: the whole run with progress bars, evaluation tables and checkpoints."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from turngym.train.config import TrainConfig
+from turngym.train.trainer import Trainer
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
+def run_behaviour_cloning(trainer: Trainer, console: Console) -> dict[str, float]:
+    from turngym.agents.rollout import RolloutEngine, TaskSpec
+    from turngym.train.bc import NoisyDemonstrator, behaviour_clone
+
+    cfg = trainer.cfg
+    demo = NoisyDemonstrator(trainer.agent, noise=cfg.bc.noise, seed=cfg.run.seed)
+    options = {"split": cfg.env.train_split} if cfg.env.train_split else {}
+    seeds = trainer.task_rng.integers(0, 2**31 - 1, size=cfg.bc.episodes)
+    tasks = [TaskSpec(seed=int(s), options=dict(options)) for s in seeds]
+    with RolloutEngine(cfg.env.id, demo, env_kwargs=cfg.env.kwargs, num_envs=cfg.rollout.num_envs, num_workers=cfg.rollout.num_workers) as engine:
+        episodes = engine.run(tasks, run_id=trainer.run_id, step=0)
+    demo_success = sum(e.won for e in episodes) / len(episodes)
+    with _progress(console) as progress:
+        bar = progress.add_task("behaviour cloning", total=None, status=f"demo success {demo_success:.2f}")
+
+        def on_batch(loss: float) -> None:
+            progress.update(bar, advance=1, status=f"loss {loss:.3f}")
+
+        metrics = behaviour_clone(
+            trainer.model,
+            episodes,
+            pad_id=trainer.pad_id,
+            layout=cfg.policy.layout,
+            epochs=cfg.bc.epochs,
+            lr=cfg.bc.lr,
+            batch_tokens=cfg.bc.batch_tokens,
+            seed=cfg.run.seed,
+            on_batch=on_batch,
+        )
+    metrics["bc/demo_success"] = demo_success
+    return metrics
+
+
+def train(cfg: TrainConfig, *, resume: bool = False, run_dir: Any = None, console: Console | None = None) -> dict[str, Any]:
+    """Run (or resume) a training run; returns the evaluation results by stage."""
+    console = console or Console()
+    trainer = Trainer(cfg, run_dir=run_dir, resume=resume)
+    t_start = time.monotonic()
+    results: dict[str, Any] = {}
+    trainer.setup()
+    try:
+        console.print(f"run [bold]{trainer.run_id}[/] in [bold]{trainer.run_dir}[/] · env {cfg.env.id} · algo {cfg.algo.name} ({cfg.algo.preset})")
+        if not trainer.bc_done:
+            record: dict[str, Any] = {"step": 0}
+            if cfg.eval.before:
+                with console.status("evaluating the initial policy"):
+                    results["initial"] = trainer.evaluate()
+                record.update({f"init_{k}": v for k, v in results["initial"].items()})
+            if cfg.bc.enabled:
+                record.update(run_behaviour_cloning(trainer, console))
+                with console.status("evaluating the behaviour-cloned policy"):
+                    results["bc"] = trainer.evaluate()
+                record.update(results["bc"])
+            trainer.bc_done = True
+            trainer.metrics.log(record)
+            trainer.save()
+        elif cfg.eval.before and trainer.step == 0:
+            results["initial"] = trainer.evaluate()
+            trainer.metrics.log({"step": 0, **results["initial"]})
+        steps = cfg.run.steps
+        metrics: dict[str, Any] = {}
+        with _progress(console) as progress:
+            bar = progress.add_task(f"RL ({cfg.algo.name})", total=steps, completed=trainer.step, status="")
+            while trainer.step < steps:
+                metrics = trainer.train_step()
+                last = trainer.step == steps
+                if trainer.step % cfg.eval.every == 0 or last:
+                    metrics.update(trainer.evaluate())
+                trainer.metrics.log(metrics)
+                if trainer.step % cfg.run.checkpoint_every == 0 or last:
+                    trainer.save()
+                progress.update(
+                    bar,
+                    advance=1,
+                    status=f"success {metrics['train/success']:.2f} · reward {metrics['train/reward_mean']:.2f}"
+                    + (f" · eval {metrics['eval/success']:.2f}" if "eval/success" in metrics else ""),
+                )
+        final = {k: v for k, v in metrics.items() if k.startswith("eval/")}
+        results["final"] = final or trainer.evaluate()
+        results["seconds"] = time.monotonic() - t_start
+        results["run_dir"] = str(trainer.run_dir)
+        results["run_id"] = trainer.run_id
+        _print_table(console, cfg, results)
+    finally:
+        trainer.close()
+    return results
+
+
+def _print_table(console: Console, cfg: TrainConfig, results: dict[str, Any]) -> None:
+    table = Table(title=f"held-out success on {cfg.env.id} ({cfg.eval.tasks} {cfg.env.eval_split or ''} tasks)")
+    for col in ("policy", "success", "mean reward", "mean turns", "invalid rate"):
+        table.add_column(col, justify="right" if col != "policy" else "left")
+    names = {"initial": "initial (random init)", "bc": "after behaviour cloning", "final": f"after RL ({cfg.algo.name}, {cfg.run.steps} steps)"}
+    for key, label in names.items():
+        r = results.get(key)
+        if not r:
+            continue
+        table.add_row(label, f"{r['eval/success']:.3f}", f"{r['eval/reward_mean']:.3f}", f"{r['eval/turns_mean']:.2f}", f"{r['eval/invalid_rate']:.3f}")
+    console.print(table)
+    console.print(f"finished in {results['seconds']:.0f} s. Open the replay of this run with:  [bold]turngym replay {results['run_dir']}[/]")

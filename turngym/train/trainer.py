@@ -1,0 +1,334 @@
+"""The training loop: rollout → advantages → policy update → weight sync → evaluation.
+
+One ``Trainer`` runs the same loop on a laptop CPU (tiny local model, in-process ``hf`` backend
+sharing the trainer's module, in-process envs) and on GPUs (a real model, the ``vllm`` backend with
+in-place weight reload, env worker processes, Ray rollout workers). Every stage reads and writes
+only ``Episode`` records, so estimators, the store and the replay viewer see the same data.
+
+Crash safety: a checkpoint holds weights, optimizer, RNG states and the task sampler's position;
+``resume`` drops the episodes and metrics the crashed run produced after that checkpoint, so the
+resumed run neither loses nor double-counts an episode and, on CPU with fixed seeds, logs the same
+metrics as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from turngym.agents.rollout import RolloutEngine, TaskSpec
+from turngym.core.episode import Episode, new_id
+from turngym.core.table import TurnTable
+from turngym.train import checkpoint as ckpt
+from turngym.train.config import ConfigError, TrainConfig
+from turngym.train.metrics import MetricsLogger
+from turngym.train.policy import set_sampling_seed
+from turngym.train.samples import build_samples
+from turngym.train.update import policy_update
+
+logger = logging.getLogger(__name__)
+
+EVAL_SEED_BASE = 1_000_000  # eval tasks use seeds disjoint from the training sampler's
+
+
+@dataclass
+class StepReport:
+    step: int
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def summarize(episodes: list[Episode], prefix: str) -> dict[str, float]:
+    n = max(len(episodes), 1)
+    turns = sum(e.num_turns for e in episodes)
+    return {
+        f"{prefix}/success": sum(e.won for e in episodes) / n,
+        f"{prefix}/reward_mean": sum(e.outcome_reward for e in episodes) / n,
+        f"{prefix}/turns_mean": turns / n,
+        f"{prefix}/invalid_rate": sum(not t.action_valid for e in episodes for t in e.turns) / max(turns, 1),
+        f"{prefix}/errors": float(sum(e.error is not None for e in episodes)),
+        f"{prefix}/response_tokens": float(sum(len(t.response_token_ids or []) for e in episodes for t in e.turns)),
+    }
+
+
+def validate_combination(cfg: TrainConfig) -> None:
+    """Refuse configs that cannot work, before any model or env worker is built."""
+    import turngym
+    from turngym.algos import estimators
+
+    if cfg.algo.name not in estimators:
+        raise ConfigError(f"algo.name {cfg.algo.name!r} is not a registered estimator ({', '.join(estimators)})")
+    try:
+        env = turngym.make(cfg.env.id, **cfg.env.kwargs)
+    except Exception as exc:
+        raise ConfigError(f"env {cfg.env.id!r} with kwargs {cfg.env.kwargs} cannot be made: {exc}") from None
+    _, info = env.reset(seed=0, options={"split": cfg.env.train_split} if cfg.env.train_split else None)
+    if cfg.algo.name == "a2tgpo" and "ground_truth" not in info:
+        raise ConfigError(
+            f"algo.name=a2tgpo needs info['ground_truth'] from the env (information gain is measured on the "
+            f"ground-truth answer), and {cfg.env.id} gives none; use an env with a ground truth or another estimator"
+        )
+    if cfg.algo.name == "matchtir" and cfg.policy.layout != "concat":
+        raise ConfigError("algo.name=matchtir works on tool-call transcripts: set policy.layout=concat")
+    if cfg.bc.enabled:
+        try:
+            expert_env = turngym.make(cfg.env.id, **{**cfg.env.kwargs, "expert": True})
+            _, info = expert_env.reset(seed=0)
+        except TypeError:
+            info = {}
+        if "expert_action" not in info:
+            raise ConfigError(f"bc.enabled=true needs an env oracle (info['expert_action'] with expert=True); {cfg.env.id} has none")
+    if cfg.distributed.ray and cfg.policy.backend == "vllm" and not torch.cuda.is_available():
+        logger.warning("distributed.ray with the vllm backend on CPU: each Ray worker starts its own vLLM engine")
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, *, run_dir: Path | None = None, resume: bool = False, console: Any = None) -> None:
+        self.cfg = cfg
+        self.run_dir = Path(run_dir or cfg.run.out)
+        self.console = console
+        self.resume = resume
+        self.step = 0
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        validate_combination(cfg)
+
+    # -- setup ----------------------------------------------------------------------------------
+    def setup(self) -> None:
+        from turngym.store import EpisodeStore
+
+        cfg = self.cfg
+        if cfg.run.threads:
+            torch.set_num_threads(cfg.run.threads)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        state: dict[str, Any] | None = None
+        latest = ckpt.latest_checkpoint(self.run_dir) if self.resume else None
+        if self.resume and latest is None:
+            raise FileNotFoundError(f"--resume: no checkpoint under {self.run_dir / 'checkpoints'}")
+        if not self.resume and (self.run_dir / "metrics.jsonl").exists():
+            raise FileExistsError(f"{self.run_dir} already holds a run; use --resume or another run.out")
+        self._seed_everything(cfg.run.seed)
+        model_dir = self._model_dir(latest)
+        self.model, self.tokenizer = self._load_policy(model_dir, adapter_dir=latest if latest and cfg.model.lora.enabled else None)
+        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        self.optimizer = torch.optim.AdamW(
+            [p for p in self.model.parameters() if p.requires_grad], lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay
+        )
+        self.task_rng = np.random.default_rng(cfg.run.seed)
+        self.run_id = json.loads((self.run_dir / "run.json").read_text())["run_id"] if latest else new_id()[:12]
+        if latest is not None:
+            state = ckpt.load_state(latest)
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.task_rng.bit_generator.state = state["task_rng"]
+            ckpt.set_rng_state(state["rng"])
+            self.step = int(state["step"])
+            self.bc_done = bool(state.get("bc_done", True))
+        else:
+            self.bc_done = not cfg.bc.enabled
+            (self.run_dir / "run.json").write_text(json.dumps({"run_id": self.run_id}))
+            (self.run_dir / "config.yaml").write_text(_dump_yaml(cfg))
+        self.ref_model = None
+        if cfg.optim.kl_coef > 0:
+            self.ref_model = copy.deepcopy(self.model).eval()
+            for p in self.ref_model.parameters():
+                p.requires_grad_(False)
+        self.store = EpisodeStore(self.run_dir)
+        self.store.set_run(self.run_id, cfg.model_dump(mode="json"), kind="train")
+        self.metrics = MetricsLogger(self.run_dir, tensorboard=cfg.run.tensorboard, wandb=cfg.run.wandb, wandb_project=cfg.run.wandb_project, config=cfg.model_dump(mode="json"))
+        if latest is not None:
+            removed = self.store.delete(run_id=self.run_id, min_step=self.step + 1)
+            self.metrics.truncate_after(self.step)
+            logger.info("resumed %s at step %d (dropped %d episodes of the lost steps)", self.run_id, self.step, removed)
+        self.backend = self._make_backend(model_dir)
+        self.agent = self._make_agent(self.backend, temperature=cfg.policy.temperature)
+        self.engine = self._make_engine(self.agent)
+
+    def _seed_everything(self, seed: int) -> None:
+        import random
+
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+
+    def _model_dir(self, latest: Path | None) -> Path:
+        cfg = self.cfg
+        if latest is not None and not cfg.model.lora.enabled:
+            return latest
+        if cfg.model.path:
+            return Path(cfg.model.path)
+        from turngym.models.tiny import build_model_dir
+
+        target = self.run_dir / "init_model"
+        if not (target / "config.json").exists():
+            build_model_dir(target, cfg.model.init or "tiny", seed=cfg.run.seed)
+        return target
+
+    def _load_policy(self, model_dir: Path, adapter_dir: Path | None) -> tuple[Any, Any]:
+        from turngym.models.loading import load_model_and_tokenizer
+
+        model, tokenizer = load_model_and_tokenizer(model_dir, dtype=self.cfg.model.dtype, device=self.device)
+        lora = self.cfg.model.lora
+        if lora.enabled:
+            from peft import LoraConfig, PeftModel, get_peft_model
+
+            if adapter_dir is not None:
+                model = PeftModel.from_pretrained(model, adapter_dir, is_trainable=True)
+            else:
+                model = get_peft_model(
+                    model, LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=lora.target_modules, task_type="CAUSAL_LM")
+                )
+        model.eval()
+        return model, tokenizer
+
+    def _make_backend(self, model_dir: Path) -> Any:
+        if self.cfg.policy.backend == "hf":
+            from turngym.agents.backends.hf import HFBackend
+
+            return HFBackend(self.model, self.tokenizer)
+        from turngym.agents.backends.vllm import VLLMBackend
+
+        return VLLMBackend(str(model_dir), dtype=self.cfg.model.dtype, enable_lora=self.cfg.model.lora.enabled, **self.cfg.policy.vllm)
+
+    def _make_agent(self, backend: Any, *, temperature: float) -> Any:
+        from turngym.train.policy import make_llm_agent
+
+        p = self.cfg.policy
+        return make_llm_agent(
+            backend,
+            env_id=self.cfg.env.id,
+            template=p.template,
+            projection=p.projection,
+            layout=p.layout,
+            history_k=p.history_k,
+            max_new_tokens=p.max_new_tokens,
+            max_prompt_tokens=p.max_prompt_tokens,
+            temperature=temperature,
+            top_p=p.top_p,
+            seed=self.cfg.run.seed,
+        )
+
+    def _make_engine(self, agent: Any) -> RolloutEngine:
+        r = self.cfg.rollout
+        return RolloutEngine(self.cfg.env.id, agent, env_kwargs=self.cfg.env.kwargs, num_envs=r.num_envs, num_workers=r.num_workers, timeout=r.env_timeout)
+
+    # -- stages ---------------------------------------------------------------------------------
+    def sample_tasks(self) -> list[TaskSpec]:
+        seeds = self.task_rng.integers(0, 2**31 - 1, size=self.cfg.rollout.tasks_per_step)
+        options = {"split": self.cfg.env.train_split} if self.cfg.env.train_split else {}
+        return [TaskSpec(seed=int(s), options=dict(options)) for s in seeds]
+
+    def rollout(self, step: int) -> list[Episode]:
+        set_sampling_seed(self.agent, self.cfg.run.seed * 1_000_003 + step)
+        episodes = self.engine.run(self.sample_tasks(), group_size=self.cfg.rollout.group_size, run_id=self.run_id, step=step)
+        for _ in range(self.cfg.algo.max_resample if self.cfg.algo.dynamic_sampling else 0):
+            episodes = _drop_flat_groups(episodes)
+            missing = self.cfg.rollout.tasks_per_step - len({e.group_id for e in episodes})
+            if missing <= 0:
+                break
+            extra = self.engine.run(self.sample_tasks()[:missing], group_size=self.cfg.rollout.group_size, run_id=self.run_id, step=step)
+            episodes += extra
+        return episodes
+
+    def advantages(self, episodes: list[Episode]) -> dict[str, float]:
+        from turngym.algos import compute_advantages
+
+        table = TurnTable.from_episodes(episodes)
+        if len(table) == 0:
+            return {}
+        result = compute_advantages(self.cfg.algo.name, table, preset=self.cfg.algo.preset, **self.cfg.algo.params)
+        table.write_back(episodes, result.advantage, result.clip_scale)
+        adv = np.asarray(result.advantage)
+        return {"adv/mean": float(adv.mean()), "adv/std": float(adv.std()), "adv/nonzero": float((adv != 0).mean())}
+
+    def update(self, episodes: list[Episode]) -> dict[str, float]:
+        samples = build_samples(episodes, layout=self.cfg.policy.layout, drop_zero_advantage=self.cfg.optim.drop_zero_advantage)
+        metrics = policy_update(
+            self.model,
+            self.optimizer,
+            samples,
+            episodes,
+            self.cfg.optim,
+            pad_id=self.pad_id,
+            temperature=1.0,  # the backends report raw (temperature-1) logprobs, like vLLM's default
+            ref_model=self.ref_model,
+            device=self.device,
+        )
+        self.sync_weights()
+        return metrics
+
+    def sync_weights(self) -> None:
+        """The hf backend shares the module (nothing to do); vllm reloads weights or the adapter."""
+        if self.cfg.policy.backend == "hf":
+            return
+        if self.cfg.model.lora.enabled:
+            adapter = self.run_dir / "sync_adapter"
+            self.model.save_pretrained(adapter)
+            self.backend.load_adapter(str(adapter), name=f"step{self.step}")
+        else:
+            self.backend.load_weights(self.model.state_dict())
+
+    def evaluate(self, n_tasks: int | None = None) -> dict[str, float]:
+        cfg = self.cfg
+        n = n_tasks or cfg.eval.tasks
+        options = {"split": cfg.env.eval_split} if cfg.env.eval_split else {}
+        tasks = [TaskSpec(seed=EVAL_SEED_BASE + i, options=dict(options)) for i in range(n)]
+        self.eval_agent = getattr(self, "eval_agent", None) or self._make_agent(self.backend, temperature=cfg.policy.eval_temperature)
+        set_sampling_seed(self.eval_agent, EVAL_SEED_BASE)
+        eng = self._make_engine(self.eval_agent)
+        try:
+            episodes = eng.run(tasks, group_size=1, run_id=self.run_id)
+        finally:
+            eng.close()
+        return summarize(episodes, "eval")
+
+    # -- the loop -------------------------------------------------------------------------------
+    def train_step(self) -> dict[str, float]:
+        step = self.step + 1
+        t0 = time.monotonic()
+        episodes = self.rollout(step)
+        t_rollout = time.monotonic() - t0
+        metrics: dict[str, float] = {"step": step, **summarize(episodes, "train")}
+        t1 = time.monotonic()
+        metrics.update(self.advantages(episodes))
+        metrics.update(self.update(episodes))
+        t_update = time.monotonic() - t1
+        self.store.write(episodes)
+        metrics.update({"time/rollout_s": t_rollout, "time/update_s": t_update, "time/step_s": time.monotonic() - t0})
+        self.step = step
+        return metrics
+
+    def save(self) -> Path:
+        state = {"optimizer": self.optimizer.state_dict(), "task_rng": self.task_rng.bit_generator.state, "bc_done": self.bc_done, "run_id": self.run_id}
+        return ckpt.save_checkpoint(self.run_dir, self.step, self.model, self.tokenizer, state, keep=self.cfg.run.keep_checkpoints)
+
+    def close(self) -> None:
+        for name in ("engine",):
+            obj = getattr(self, name, None)
+            if obj is not None:
+                obj.close()
+        if getattr(self, "backend", None) is not None and self.cfg.policy.backend != "hf":
+            self.backend.close()
+        if getattr(self, "store", None) is not None:
+            self.store.close()
+        if getattr(self, "metrics", None) is not None:
+            self.metrics.close()
+
+
+def _drop_flat_groups(episodes: list[Episode]) -> list[Episode]:
+    """DAPO dynamic sampling: groups whose outcomes are all equal carry no signal."""
+    by_group: dict[str | None, list[Episode]] = {}
+    for e in episodes:
+        by_group.setdefault(e.group_id, []).append(e)
+    return [e for g in by_group.values() if len({x.outcome_reward for x in g}) > 1 for e in g]
+
+
+def _dump_yaml(cfg: TrainConfig) -> str:
+    import yaml
+
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)

@@ -1,0 +1,132 @@
+"""One policy update over a batch of episodes: samples → micro-batches → PPO-clip loss → step.
+
+Loss normalisation uses the token/sequence counts of the whole batch (``global_counts``), so the
+micro-batch split (length buckets) does not change the gradient. The first epoch's forward pass
+runs on the weights that generated the rollout, so its logprobs are the trainer-side logprobs that
+the off-policy guard compares with the rollout engine's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from turngym.algos import losses
+from turngym.core.episode import Episode
+from turngym.train.config import OptimConfig
+from turngym.train.samples import Sample, collate, length_buckets, token_logprobs
+
+
+def autocast_context(mode: str, device: str = "cpu") -> contextlib.AbstractContextManager[Any]:
+    if mode == "none":
+        return contextlib.nullcontext()
+    if mode == "auto" and device == "cpu":
+        return contextlib.nullcontext()  # fp32 on CPU unless asked: tiny models gain nothing
+    return torch.autocast(device_type=device, dtype=torch.bfloat16)
+
+
+def policy_update(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    samples: Sequence[Sample],
+    episodes: Sequence[Episode],
+    cfg: OptimConfig,
+    *,
+    pad_id: int,
+    temperature: float = 1.0,
+    ref_model: torch.nn.Module | None = None,
+    device: str = "cpu",
+) -> dict[str, float]:
+    """Run ``cfg.epochs`` optimizer steps over ``samples``; returns averaged metrics.
+
+    Writes the first epoch's logprobs to ``Turn.trainer_logprobs`` of the episodes.
+    """
+    if not samples:
+        return {"update/samples": 0.0}
+    buckets = length_buckets(samples, cfg.micro_batch_tokens)
+    batches = [collate(samples, idx, pad_id) for idx in buckets]
+    global_tokens, global_seqs = losses.global_counts([b.loss_mask for b in batches])
+    norm_constant = float(max(len(s) for s in samples))
+    sums: dict[str, float] = defaultdict(float)
+    mismatch_abs, mismatch_n = 0.0, 0
+    model.train()
+    for epoch in range(cfg.epochs):
+        optimizer.zero_grad(set_to_none=True)
+        for batch in batches:
+            batch = _to(batch, device)
+            with autocast_context(cfg.autocast, device):
+                logp, entropy = token_logprobs(model, batch, temperature=temperature, with_entropy=cfg.entropy_coef > 0 or epoch == 0)
+            logp = logp.float()
+            old = batch.old_logprobs if epoch == 0 or True else batch.old_logprobs
+            pg = losses.compute_policy_loss(
+                old,
+                logp,
+                batch.advantages,
+                batch.loss_mask,
+                clip_ratio_low=cfg.clip_low,
+                clip_ratio_high=cfg.clip_high,
+                clip_ratio_c=cfg.dual_clip,
+                clip_scale=batch.clip_scale,
+                loss_agg_mode=cfg.loss_agg,
+                global_tokens=global_tokens,
+                global_seqs=global_seqs,
+                norm_constant=norm_constant,
+            )
+            ent = None
+            if entropy is not None:
+                ent = losses.agg_loss(entropy, batch.loss_mask, "token-mean", global_tokens=global_tokens)
+            kl = None
+            if ref_model is not None and cfg.kl_coef > 0:
+                with torch.no_grad():
+                    ref_logp, _ = token_logprobs(ref_model, batch, temperature=temperature)
+                kl_mat = losses.kl_penalty(logp, ref_logp.float(), cfg.kl_kind)
+                kl = losses.agg_loss(kl_mat, batch.loss_mask, "token-mean", global_tokens=global_tokens)
+            loss = losses.total_loss(pg.loss, entropy=ent, kl=kl, entropy_coef=cfg.entropy_coef, kl_coef=cfg.kl_coef)
+            loss.backward()
+            if epoch == 0:
+                _record_trainer_logprobs(samples, batch, logp.detach(), episodes)
+                diff = (logp.detach() - batch.old_logprobs).abs() * batch.loss_mask
+                mismatch_abs += float(diff.sum())
+                mismatch_n += int(batch.loss_mask.sum())
+            for k, v in pg.metrics.items():
+                sums[f"update/{k}"] += float(v) / cfg.epochs
+            sums["update/pg_loss"] += float(pg.loss) / cfg.epochs
+            if ent is not None and epoch == 0:
+                sums["update/entropy"] += float(ent)
+            if kl is not None:
+                sums["update/kl"] += float(kl) / cfg.epochs
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+        sums["update/grad_norm"] += float(grad_norm) / cfg.epochs
+        optimizer.step()
+    model.eval()
+    real = sum(b.real_tokens for b in batches)
+    padded = sum(b.padded_tokens for b in batches)
+    sums.update(
+        {
+            "update/samples": float(len(samples)),
+            "update/micro_batches": float(len(batches)),
+            "update/tokens": float(global_tokens),
+            "update/pad_fraction": 1.0 - real / max(padded, 1),
+            "offpolicy/logprob_abs_diff": mismatch_abs / max(mismatch_n, 1),
+        }
+    )
+    return dict(sums)
+
+
+def _to(batch: Any, device: str) -> Any:
+    if device == "cpu":
+        return batch
+    for name in ("input_ids", "attention_mask", "loss_mask", "advantages", "old_logprobs", "clip_scale"):
+        setattr(batch, name, getattr(batch, name).to(device))
+    return batch
+
+
+def _record_trainer_logprobs(samples: Sequence[Sample], batch: Any, logp: torch.Tensor, episodes: Sequence[Episode]) -> None:
+    rows = logp.cpu()
+    for r, s_idx in enumerate(batch.index):
+        for e_idx, t_idx, start, n in samples[s_idx].spans:
+            episodes[e_idx].turns[t_idx].trainer_logprobs = [round(float(x), 6) for x in rows[r, start:start + n]]
