@@ -87,18 +87,22 @@ class RolloutEngine:
         if group_size < 1:
             raise ValueError(f"group_size must be >= 1, got {group_size}")
         queue: deque[Episode] = deque()
-        for task in tasks:
+        layout = getattr(self.agent, "layout", "step")  # LLM agents record which history layout they use
+        for task_index, task in enumerate(tasks):
             group_id = new_id()
-            for _ in range(group_size):
+            for member in range(group_size):
                 queue.append(
                     Episode(
                         run_id=run_id,
                         env_id=self.env_id,
                         group_id=group_id,
                         seed=task.seed,
+                        layout=layout,
                         reset_options=dict(task.options),
                         env_kwargs=dict(self.env_kwargs),
                         step=step,
+                        # stable identity inside the run, e.g. for per-episode sampling seeds
+                        meta={"task_index": task_index, "member": member},
                     )
                 )
         ordered = list(queue)

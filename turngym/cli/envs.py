@@ -135,7 +135,9 @@ def play(
 
 def rollout(
     env_id: Annotated[str, typer.Argument(help="Env id, e.g. KeyDoor-v0")],
-    agent: Annotated[str, typer.Option(help="Scripted agent: oracle or random.")] = "oracle",
+    agent: Annotated[str, typer.Option(help="Scripted agent (oracle or random), used when no --policy is given.")] = "oracle",
+    policy: Annotated[str | None, typer.Option(help="Policy: an HF model directory (hf, vllm) or a server URL (openai).")] = None,
+    backend: Annotated[str, typer.Option(help="Policy backend: hf, vllm or openai.")] = "hf",
     n: Annotated[int, typer.Option("-n", help="Number of tasks.")] = 16,
     group: Annotated[int, typer.Option(help="Rollouts per task (G).")] = 1,
     out: Annotated[Path, typer.Option(help="Run directory for the episode store.")] = Path("runs/rollout"),
@@ -144,8 +146,22 @@ def rollout(
     workers: Annotated[int, typer.Option(help="Env worker processes (0 = in process).")] = 0,
     envs_: Annotated[int, typer.Option("--envs", help="Concurrent env slots.")] = 16,
     env_arg: EnvArgs = None,
+    layout: Annotated[str, typer.Option(help="History layout: step (last K turns) or concat (one transcript).")] = "step",
+    projection: Annotated[str, typer.Option(help="Action parser: plain, think_action, search_answer, python_block, tool_call.")] = "plain",
+    template: Annotated[str, typer.Option(help="Prompt template: auto (by env family), keydoor, toolcalc, generic.")] = "auto",
+    history_k: Annotated[int, typer.Option(help="Turns of history in step-row prompts.")] = 2,
+    max_new_tokens: Annotated[int, typer.Option(help="Tokens generated per turn at most.")] = 64,
+    temperature: Annotated[float, typer.Option(help="Sampling temperature (0 = greedy).")] = 1.0,
+    top_p: Annotated[float, typer.Option(help="Nucleus sampling mass.")] = 1.0,
+    sampling_seed: Annotated[int | None, typer.Option(help="Seed for reproducible sampling (per episode and turn).")] = None,
+    max_prompt_tokens: Annotated[int | None, typer.Option(help="Context budget: an episode whose prompt would exceed it ends truncated.")] = None,
+    max_obs_tokens: Annotated[int | None, typer.Option(help="Truncate each observation to this many tokens.")] = None,
+    batch_size: Annotated[int, typer.Option(help="Generation batch size (hf).")] = 32,
+    model: Annotated[str | None, typer.Option(help="Served model name (openai backend).")] = None,
+    tokenizer: Annotated[str | None, typer.Option(help="Tokenizer directory (openai backend; needed for token ids/concat).")] = None,
+    threads: Annotated[int | None, typer.Option(help="torch threads for the hf backend (1 is fastest for tiny models on busy CPUs).")] = None,
 ) -> None:
-    """Play N tasks × G rollouts with a scripted agent and write the episodes to RUN_DIR."""
+    """Play N tasks × G rollouts with a scripted agent or a policy and write the episodes to RUN_DIR."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from turngym.agents.rollout import RolloutEngine, make_tasks
@@ -153,36 +169,76 @@ def rollout(
     from turngym.core.episode import new_id
     from turngym.store import EpisodeStore
 
-    if agent not in SCRIPTED_AGENTS:
-        _fail(f"unknown agent {agent!r}; choose one of {', '.join(SCRIPTED_AGENTS)}")
     run_id = new_id()[:12]
+    config: dict[str, Any] = {"env_id": env_id, "n": n, "group": group, "seed": seed, "split": split}
+    policy_backend = None
+    if policy is None:
+        if agent not in SCRIPTED_AGENTS:
+            _fail(f"unknown agent {agent!r}; choose one of {', '.join(SCRIPTED_AGENTS)}")
+        agent_obj: Any = SCRIPTED_AGENTS[agent]()
+        label = f"{agent} agent"
+        config["agent"] = agent
+    else:
+        from turngym.agents.backends.base import SamplingParams
+        from turngym.agents.llm import LLMAgent
+
+        if threads is not None:
+            import torch
+
+            torch.set_num_threads(max(1, threads))
+        try:
+            sampling = SamplingParams(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=sampling_seed)
+            policy_backend = _make_backend(backend, policy, batch_size=batch_size, model=model, tokenizer=tokenizer)
+            agent_tokenizer = None
+            if getattr(policy_backend, "tokenizer", None) is None:  # e.g. a server: tokenise locally if we can
+                from turngym.models.loading import load_tokenizer
+
+                source = tokenizer or (policy if Path(policy).is_dir() else None)
+                agent_tokenizer = load_tokenizer(source) if source else None
+            agent_obj = LLMAgent(
+                policy_backend, template=template, projection=projection, layout=layout, sampling=sampling,  # type: ignore[arg-type]
+                history_k=history_k, max_prompt_tokens=max_prompt_tokens, max_obs_tokens=max_obs_tokens, tokenizer=agent_tokenizer,
+            )
+        except (ValueError, TypeError, ImportError, OSError) as exc:
+            if policy_backend is not None:
+                policy_backend.close()
+            _fail(str(exc))
+            return
+        label = f"{backend} policy {Path(policy).name or policy}"
+        config.update(policy=policy, backend=backend, layout=layout, projection=projection, template=template, history_k=history_k,
+                      max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, sampling_seed=sampling_seed)
     total = n * group
     wins = 0
     t0 = time.monotonic()
     try:
-        engine = RolloutEngine(env_id, SCRIPTED_AGENTS[agent](), env_kwargs=parse_kv(env_arg), num_envs=envs_, num_workers=workers)
+        engine = RolloutEngine(env_id, agent_obj, env_kwargs=parse_kv(env_arg), num_envs=envs_, num_workers=workers)
     except Exception as exc:
+        if policy_backend is not None:
+            policy_backend.close()
         _fail(str(exc))
         return
-    with engine, EpisodeStore(out) as store, Progress(
-        TextColumn("[bold]rollout[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("success {task.fields[success]}"),
-        TimeElapsedColumn(), TimeRemainingColumn(), console=console,
-    ) as progress:
-        store.set_run(run_id, {"env_id": env_id, "agent": agent, "n": n, "group": group, "seed": seed, "split": split}, kind="rollout")
-        bar = progress.add_task("rollout", total=total, success="-")
+    try:
+        with engine, EpisodeStore(out) as store, Progress(
+            TextColumn("[bold]rollout[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("success {task.fields[success]}"),
+            TimeElapsedColumn(), TimeRemainingColumn(), console=console,
+        ) as progress:
+            store.set_run(run_id, config, kind="rollout")
+            bar = progress.add_task("rollout", total=total, success="-")
 
-        def on_episode(ep: Any) -> None:
-            nonlocal wins
-            wins += ep.won
-            progress.update(bar, advance=1, success=f"{wins / (progress.tasks[bar].completed + 1):.2f}")
+            def on_episode(ep: Any) -> None:
+                nonlocal wins
+                wins += ep.won
+                progress.update(bar, advance=1, success=f"{wins / (progress.tasks[bar].completed + 1):.2f}")
 
-        episodes = engine.run(make_tasks(n, seed=seed, split=split), group_size=group, run_id=run_id, store=store, on_episode=on_episode)
+            episodes = engine.run(make_tasks(n, seed=seed, split=split), group_size=group, run_id=run_id, store=store, on_episode=on_episode)
+    finally:
+        if policy_backend is not None:
+            policy_backend.close()
     elapsed = time.monotonic() - t0
-    summary = Table(title=f"{env_id} · {agent} agent · run {run_id}")
-    for col in ("episodes", "success", "mean reward", "mean turns", "invalid rate", "errors", "episodes/s"):
-        summary.add_column(col, justify="right")
+    summary = Table(title=f"{env_id} · {label} · run {run_id}")
+    columns = ["episodes", "success", "mean reward", "mean turns", "invalid rate", "errors", "episodes/s"]
     num_turns = sum(e.num_turns for e in episodes)
-    summary.add_row(
+    row = [
         str(len(episodes)),
         f"{sum(e.won for e in episodes) / len(episodes):.3f}",
         f"{sum(e.outcome_reward for e in episodes) / len(episodes):.3f}",
@@ -190,9 +246,40 @@ def rollout(
         f"{sum(not t.action_valid for e in episodes for t in e.turns) / max(num_turns, 1):.3f}",
         str(sum(e.error is not None for e in episodes)),
         f"{len(episodes) / elapsed:.1f}",
-    )
+    ]
+    if policy is not None:
+        new_tokens = sum(len(t.response_token_ids or []) for e in episodes for t in e.turns)
+        columns += ["turns/s", "tokens/s"]
+        row += [f"{num_turns / elapsed:.1f}", f"{new_tokens / elapsed:.0f}"]
+    for col in columns:
+        summary.add_column(col, justify="right")
+    summary.add_row(*row)
     console.print(summary)
+    console.print(" · ".join(f"{c} {v}" for c, v in zip(columns, row)), highlight=False)  # greppable in logs
+    errors = [e.error for e in episodes if e.error]
+    if errors:
+        console.print(f"[yellow]{len(errors)} episode(s) ended with an error, e.g.:[/] {errors[0]}", markup=True, highlight=False)
     console.print(f"episodes written to [bold]{out}[/] (run {run_id})")
+
+
+def _make_backend(kind: str, policy: str, *, batch_size: int, model: str | None, tokenizer: str | None) -> Any:
+    """The policy backend named on the command line (engines are imported only when chosen)."""
+    if kind == "hf":
+        from turngym.agents.backends.hf import HFBackend
+
+        return HFBackend.from_pretrained(policy, batch_size=batch_size)
+    if kind == "vllm":
+        from turngym.agents.backends import vllm as vllm_backend
+
+        cls = vllm_backend.VLLMBackend
+        return cls.from_pretrained(policy) if hasattr(cls, "from_pretrained") else cls(policy)
+    if kind == "openai":
+        from turngym.agents.backends.openai import OpenAIBackend
+
+        if not model:
+            raise ValueError("the openai backend needs --model (the served model name)")
+        return OpenAIBackend(policy, model, tokenizer=tokenizer)
+    raise ValueError(f"unknown backend {kind!r}; choose hf, vllm or openai")
 
 
 def attach(app: typer.Typer) -> None:
