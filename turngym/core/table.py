@@ -23,9 +23,16 @@ _BOOL_COLUMNS = ("final", "valid")
 
 
 def factorize(values: Sequence[Any] | np.ndarray) -> np.ndarray:
-    """Map hashable values to dense int codes in order of first appearance."""
-    codes: dict[Any, int] = {}
-    return np.fromiter((codes.setdefault(v, len(codes)) for v in values), dtype=np.int64, count=len(values))
+    """Map hashable values to dense int codes in order of first appearance.
+
+    One ``dict.setdefault`` pass at C speed (no Python-level generator): each row gets the index
+    of the first row holding its value, then those are made dense with a cumulative sum.
+    """
+    n = len(values)
+    seen: dict[Any, int] = {}
+    first_row = np.fromiter(map(seen.setdefault, values, range(n)), dtype=np.int64, count=n)
+    dense = np.cumsum(first_row == np.arange(n)) - 1
+    return dense[first_row]
 
 
 class TurnTable:
@@ -156,6 +163,20 @@ class TurnTable:
         return value
 
     @property
+    def anchor_codes(self) -> np.ndarray:
+        """Dense int codes of ``anchor`` (equal anchors share a code), computed once and cached.
+
+        Hashing a million anchor strings is the one per-row Python pass of anchor grouping; caching
+        it on the table lets estimators stay pure numpy. The cache follows the ``anchor`` array
+        object: assign a new array to change anchors rather than editing it in place.
+        """
+        cached = getattr(self, "_anchor_codes", None)
+        if cached is None or cached[0] is not self.anchor:
+            cached = (self.anchor, factorize(self.anchor.tolist()))
+            self._anchor_codes = cached
+        return cached[1]
+
+    @property
     def columns(self) -> list[str]:
         return [c for c in REQUIRED_COLUMNS + OPTIONAL_COLUMNS if getattr(self, c) is not None]
 
@@ -163,6 +184,9 @@ class TurnTable:
         """Rows at ``index`` (a permutation or a subset), as a new table."""
         kwargs = {c: getattr(self, c)[index] for c in self.columns}
         out = TurnTable(**kwargs)
+        cached = getattr(self, "_anchor_codes", None)
+        if cached is not None and cached[0] is self.anchor:
+            out._anchor_codes = (out.anchor, cached[1][index])
         if self.source is not None:
             out.source = self.source[index]
         return out

@@ -1,0 +1,54 @@
+"""The estimator registry and the one entry point, :func:`compute_advantages`.
+
+``estimators[name]`` holds the function, its config dataclass and the columns it reads, so a
+trainer config can name an estimator and its parameters and get them validated before a rollout
+is spent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from turngym.algos.a2tgpo import A2TGPOConfig, a2tgpo
+from turngym.algos.aem import AEMConfig, aem
+from turngym.algos.base import PRESET_NAMES, AdvantageResult, Estimator, check_choice
+from turngym.algos.gigpo import GiGPOConfig, gigpo
+from turngym.algos.matchtir import MatchTIRConfig, matchtir
+from turngym.algos.oprl import OPRLConfig, oprl
+from turngym.algos.outcome import (
+    GRPOConfig,
+    ReinforcePPConfig,
+    RLOOConfig,
+    grpo,
+    reinforce_pp,
+    rloo,
+)
+from turngym.core.table import TurnTable
+
+estimators: dict[str, Estimator] = {
+    e.name: e
+    for e in (
+        Estimator("grpo", GRPOConfig, grpo, (), "group-normalised outcome (Dr.GRPO with norm_by_std=False)"),
+        Estimator("rloo", RLOOConfig, rloo, (), "leave-one-out outcome baseline"),
+        Estimator("reinforce_pp", ReinforcePPConfig, reinforce_pp, (), "discounted returns whitened over the batch"),
+        Estimator("gigpo", GiGPOConfig, gigpo, (), "episode GRPO + anchor-state step advantage"),
+        Estimator("matchtir", MatchTIRConfig, matchtir, (), "trajectory + turn-index advantage of matched tool-call rewards"),
+        Estimator("a2tgpo", A2TGPOConfig, a2tgpo, ("info_gain",), "information-gain turn advantage + per-turn clip scale"),
+        Estimator("aem", AEMConfig, aem, ("entropy",), "entropy-modulated advantages of a base estimator"),
+        Estimator("oprl", OPRLConfig, oprl, ("step_reward",), "episode + implicit-PRM step advantage"),
+    )
+}
+
+
+def compute_advantages(name: str, table: TurnTable, preset: str = "paper", **params: Any) -> AdvantageResult:
+    """Per-row advantages of ``table`` with estimator ``name``.
+
+    ``preset="paper"`` follows the published formulas, ``"reference"`` the official code (quirks
+    included; each estimator's module docstring lists the differences). Unknown names, presets or
+    parameter values raise ``ValueError``; a missing input column raises ``KeyError``.
+    """
+    check_choice("estimator", name, tuple(estimators))
+    check_choice("preset", preset, PRESET_NAMES)
+    if not isinstance(table, TurnTable):
+        raise TypeError(f"compute_advantages needs a TurnTable, got {type(table).__name__}")
+    return estimators[name](table, preset, **params)
