@@ -1,0 +1,88 @@
+"""``turngym sandbox``: inspect the isolation layers, benchmark, and serve the sandbox over HTTP."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+app = typer.Typer(help="Code-execution sandbox: check layers, benchmark, serve (SandboxFusion API).", no_args_is_help=True)
+
+
+@app.command()
+def check(
+    strict: bool = typer.Option(False, help="Fail unless every strict-mode layer is active."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Probe the kernel, start a worker, and print which layers its children really apply."""
+    import warnings
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from turngym.sandbox import SandboxConfig, SandboxUnavailable, capabilities
+    from turngym.sandbox.local import LocalBackend
+
+    static = capabilities()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            backend = LocalBackend(SandboxConfig(workers=1, strict=strict))
+    except SandboxUnavailable as exc:
+        typer.echo(f"sandbox unavailable: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    try:
+        live = backend.capabilities()
+        probe = backend.run("print(1+1)")
+    finally:
+        backend.close()
+    if as_json:
+        typer.echo(json.dumps({"static": static, "live": live, "smoke_test": probe.status}, indent=2, default=str))
+        return
+    table = Table(title=f"turngym sandbox layers ({static['platform']}, landlock ABI {static['landlock_abi']})")
+    table.add_column("layer")
+    table.add_column("active")
+    table.add_column("detail")
+    for name, value in live["layers"].items():
+        ok = value is True
+        table.add_row(name, "[green]yes[/green]" if ok else "[yellow]no[/yellow]", "" if ok else str(value))
+    console = Console()
+    console.print(table)
+    console.print(f"smoke test print(1+1): {probe.status} {probe.stdout.strip()!r}   strict mode: {strict}")
+    if probe.status != "ok":
+        raise typer.Exit(1)
+
+
+@app.command()
+def bench(
+    n: int = typer.Option(200, help="Runs per latency case."),
+    cold: int = typer.Option(8, help="Cold sympy subprocess runs."),
+    workers: int = typer.Option(2, help="Local backend workers."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Latency of the local backend and a session vs a plain `python -I -c` subprocess (same run)."""
+    from turngym.sandbox.bench import format_table, run_bench
+
+    res = run_bench(n=n, n_cold=cold, workers=workers)
+    typer.echo(json.dumps(res, indent=2) if as_json else format_table(res))
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Bind address (keep loopback unless behind an authenticating proxy)."),
+    port: int = typer.Option(8080),
+    workers: int = typer.Option(2, help="Sandbox worker processes."),
+    strict: bool = typer.Option(False, help="Refuse to start without every isolation layer."),
+    timeout: float = typer.Option(10.0, help="Default per-call timeout in seconds."),
+    memory_mb: int = typer.Option(1024, help="Default per-call memory budget."),
+) -> None:
+    """Serve the local backend with SandboxFusion's `/run_code` API (plus /turngym/sessions)."""
+    from turngym.sandbox import SandboxConfig
+    from turngym.sandbox.local import LocalBackend
+    from turngym.sandbox.server import serve as _serve
+
+    backend = LocalBackend(SandboxConfig(workers=workers, strict=strict, timeout_s=timeout, memory_mb=memory_mb))
+    try:
+        _serve(host=host, port=port, backend=backend)
+    finally:
+        backend.close()

@@ -1,0 +1,106 @@
+"""Length-prefixed JSON frames over pipes and Unix sockets (with optional fd passing).
+
+JSON, not pickle: frames coming back from a confined child are untrusted input and must not be able
+to execute anything in the worker or the trainer.
+"""
+
+from __future__ import annotations
+
+import array
+import json
+import os
+import socket
+import struct
+from typing import Any
+
+_HDR = struct.Struct(">I")
+MAX_FRAME = 256 << 20
+
+
+class ProtocolError(ConnectionError):
+    """Malformed or truncated frame, or the peer went away."""
+
+
+def encode(obj: Any) -> bytes:
+    body = json.dumps(obj, separators=(",", ":")).encode()
+    return _HDR.pack(len(body)) + body
+
+
+def write_frame(fd: int, obj: Any) -> None:
+    data = memoryview(encode(obj))
+    while data:
+        n = os.write(fd, data)
+        data = data[n:]
+
+
+def _read_exact(fd: int, n: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = os.read(fd, n - len(buf))
+        if not chunk:
+            raise ProtocolError("peer closed the channel")
+        buf += chunk
+    return bytes(buf)
+
+
+def read_frame(fd: int, max_size: int = MAX_FRAME) -> Any:
+    (size,) = _HDR.unpack(_read_exact(fd, _HDR.size))
+    if size > max_size:
+        raise ProtocolError(f"frame of {size} bytes exceeds {max_size}")
+    try:
+        return json.loads(_read_exact(fd, size))
+    except ValueError as exc:
+        raise ProtocolError(f"bad frame: {exc}") from exc
+
+
+def decode_buffer(buf: bytes | bytearray, max_size: int = MAX_FRAME) -> tuple[list[Any], bytes]:
+    """Split complete frames off a byte buffer (for select-driven readers); returns (frames, rest)."""
+    frames = []
+    view = bytes(buf)
+    while len(view) >= _HDR.size:
+        (size,) = _HDR.unpack_from(view)
+        if size > max_size:
+            raise ProtocolError(f"frame of {size} bytes exceeds {max_size}")
+        if len(view) < _HDR.size + size:
+            break
+        try:
+            frames.append(json.loads(view[_HDR.size:_HDR.size + size]))
+        except ValueError as exc:
+            raise ProtocolError(f"bad frame: {exc}") from exc
+        view = view[_HDR.size + size:]
+    return frames, view
+
+
+def send_msg(sock: socket.socket, obj: Any, fds: list[int] | tuple[int, ...] = ()) -> None:
+    data = encode(obj)
+    if fds:
+        sent = sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+        data = data[sent:]
+    if data:
+        sock.sendall(data)
+
+
+def recv_msg(sock: socket.socket, max_fds: int = 8) -> tuple[Any, list[int]]:
+    """Receive one frame and any fds attached to it (they arrive with its first bytes)."""
+    fds: list[int] = []
+    hdr = b""
+    while len(hdr) < _HDR.size:
+        chunk, anc, _flags, _addr = sock.recvmsg(_HDR.size - len(hdr), socket.CMSG_SPACE(max_fds * 4))
+        for level, typ, cdata in anc:
+            if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
+                a = array.array("i")
+                a.frombytes(cdata[: len(cdata) - (len(cdata) % a.itemsize)])
+                fds.extend(a)
+        if not chunk:
+            for fd in fds:
+                os.close(fd)
+            raise ProtocolError("peer closed the channel")
+        hdr += chunk
+    (size,) = _HDR.unpack(hdr)
+    body = bytearray()
+    while len(body) < size:
+        chunk = sock.recv(min(size - len(body), 1 << 20))
+        if not chunk:
+            raise ProtocolError("peer closed the channel")
+        body += chunk
+    return json.loads(body), fds

@@ -1,0 +1,156 @@
+"""Collecting one run child's output and deciding its status, wherever that happens.
+
+The trainer collects directly from the child's pipes (local backend: one hop, no worker in the
+path); a worker collects on the caller's behalf when pipes cannot be handed over (``--stdio``
+transport inside containers). Both use these functions, so a run ends the same way on every path.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import _protocol
+
+
+@dataclass
+class Collected:
+    frames: list[Any] = field(default_factory=list)  # [ready report, result] when all went well
+    out: bytes = b""
+    err: bytes = b""
+    exited: bool = False
+    timed_out: bool = False
+    over: bool = False
+    wall: float = 0.0
+
+
+def collect(fds: dict[str, int], pidfd: int, kill: Callable[[], None], *, t0: float, timeout: float,
+            max_output: int, res_cap: int, pre_frames: list[Any] | tuple[Any, ...] = (),
+            watch_fd: int | None = None, on_watch: Callable[[], bool] | None = None) -> Collected:
+    """Read stdout/stderr (capped) and result frames until the child is done, killing it on timeout.
+
+    ``on_watch`` is called when ``watch_fd`` is readable (the worker watches its trainer socket for
+    EOF); it returns False to stop watching.
+    """
+    out = {"out": bytearray(), "err": bytearray()}
+    res_buf = b""
+    c = Collected(frames=list(pre_frames))
+    open_fds = {fds["out"]: "out", fds["err"]: "err", fds["res"]: "res"}
+    drain_deadline: float | None = None
+    deadline = t0 + timeout
+    while True:
+        now = time.monotonic()
+        if not c.timed_out and not c.exited and now >= deadline:
+            c.timed_out = True
+            kill()
+        if c.exited and drain_deadline is None:
+            drain_deadline = now + 1.0  # grandchildren still holding a pipe die with the namespace
+        if drain_deadline is not None and now >= drain_deadline:
+            break
+        if not open_fds and (c.exited or len(c.frames) >= 2):
+            break
+        wait = list(open_fds) + ([pidfd] if not c.exited else [])
+        if watch_fd is not None:
+            wait.append(watch_fd)
+        if c.timed_out and not c.exited:
+            limit = 0.5
+        else:
+            limit = max(0.0, (drain_deadline if drain_deadline is not None else deadline) - now)
+        r, _, _ = select.select(wait, [], [], limit)
+        for fd in r:
+            if fd == pidfd:
+                c.exited = True
+            elif fd == watch_fd:
+                if on_watch is None or not on_watch():
+                    watch_fd = None
+            else:
+                chunk = os.read(fd, 65536)
+                name = open_fds[fd]
+                if not chunk:
+                    del open_fds[fd]
+                elif name == "res":
+                    res_buf += chunk
+                    if len(res_buf) > res_cap:
+                        del open_fds[fd]
+                        kill()
+                        continue
+                    try:
+                        new, res_buf = _protocol.decode_buffer(res_buf)
+                    except _protocol.ProtocolError:
+                        new, res_buf = [], b""
+                        del open_fds[fd]
+                    c.frames.extend(new)
+                else:
+                    room = max_output - len(out[name])
+                    out[name] += chunk[:room]
+                    if len(chunk) > room and not c.over:
+                        c.over = True
+                        kill()
+    c.wall = time.monotonic() - t0
+    c.out, c.err = bytes(out["out"]), bytes(out["err"])
+    return c
+
+
+def needs_exit_status(c: Collected) -> bool:
+    """Only abnormal endings need the wait status (which only the child's parent, the worker, has)."""
+    return c.exited or c.timed_out or c.over or len(c.frames) < 2
+
+
+def _signame(sig: int) -> str:
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return str(sig)
+
+
+def build_result(c: Collected, exit_status: tuple[int, float] | None, *, timeout: float, max_output: int,
+                 max_cpu_s: float) -> dict[str, Any]:
+    """ExecResult fields from what was collected plus (raw wait status, CPU seconds) when known."""
+    ready = c.frames[0] if c.frames and isinstance(c.frames[0], dict) else {}
+    info = ready.get("info", {}) if isinstance(ready.get("info"), dict) else {}
+    res = c.frames[1] if len(c.frames) > 1 and isinstance(c.frames[1], dict) else None
+    r: dict[str, Any] = {"stdout": c.out.decode("utf-8", "replace"), "stderr": c.err.decode("utf-8", "replace"),
+                         "duration_s": c.wall, "meta": {"confine_us": info.get("timings_us")}}
+    if ready and not ready.get("ready", False):
+        r.update(status="sandbox_error", error_name="SandboxError", error_value=str(ready.get("error")))
+        return r
+    if res is not None:
+        for k in ("status", "exit_code", "error_name", "error_value", "traceback", "duration_s", "files"):
+            if k in res:
+                r[k] = res[k]
+        if "files_truncated" in res:
+            r["meta"]["files_truncated"] = res["files_truncated"]
+        if r.get("status") not in ("ok", "error"):
+            r["status"] = "error"
+    sig = None
+    if exit_status is not None:
+        status, cpu = exit_status
+        r["meta"]["cpu_s"] = cpu
+        if os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            r["meta"].update(signal=sig, signal_name=_signame(sig))
+        elif res is None:
+            code = os.WEXITSTATUS(status)
+            r.update(status="ok" if code == 0 else "error", exit_code=code)
+            if code == 70 and not ready:
+                r.update(status="sandbox_error", error_name="SandboxError", error_value="sandbox child failed to start")
+    if c.timed_out:
+        r.update(status="timeout", exit_code=None, error_name="TimeoutError",
+                 error_value=f"wall-clock limit of {timeout:g} s exceeded", duration_s=c.wall)
+    elif c.over:
+        r.update(status="output_limit", exit_code=None, error_name="OutputLimitExceeded",
+                 error_value=f"a stream exceeded {max_output} bytes", duration_s=c.wall)
+    elif res is None and sig is not None:
+        cpu = r["meta"].get("cpu_s", 0.0)
+        if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu >= max_cpu_s - 0.05):
+            r.update(status="timeout", error_name="TimeoutError", error_value="CPU time limit exceeded", exit_code=None)
+        else:
+            r.update(status="killed", exit_code=-sig, error_name="Killed", error_value=f"terminated by {_signame(sig)}")
+    elif res is None and "status" not in r:
+        r.update(status="sandbox_error", error_name="SandboxError", error_value="the sandbox child vanished without a result")
+    return r
