@@ -36,6 +36,8 @@ INFO_KEY_TYPES: dict[str, type | tuple[type, ...]] = {
     "agent": str,
     "error": str,
     "expert_action": str,
+    "gold_tool_calls": list,
+    "answer": str,
 }
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -143,6 +145,11 @@ class TextEnv(gym.Env[str, str]):
         """State text for grouping identical states; the observation by default."""
         return observation
 
+    def task_info(self) -> dict[str, Any]:
+        """Task-level info keys (e.g. ``ground_truth``) repeated in every info, invalid steps
+        included, so any single turn of a recorded episode carries them."""
+        return {}
+
     # -- the gymnasium API -------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
         super().reset(seed=seed)
@@ -195,7 +202,7 @@ class TextEnv(gym.Env[str, str]):
         return " ".join(_CONTROL.sub(" ", action).strip().lower().split())
 
     def _info(self, obs: str, extra: dict[str, Any], *, valid: bool, won: bool) -> dict[str, Any]:
-        info: dict[str, Any] = {"task_id": self.task_id or "", "anchor": self.anchor(obs), "action_valid": valid, "won": won}
+        info: dict[str, Any] = {"task_id": self.task_id or "", "anchor": self.anchor(obs), "action_valid": valid, "won": won, **self.task_info()}
         if not self._done:
             admissible = self.admissible_actions()
             if admissible is not None:

@@ -52,7 +52,8 @@ class TinySpec:
 
 SIZES: dict[str, TinySpec] = {
     # ~0.4M parameters: fast enough for unit tests and the CPU learning demo.
-    "tiny": TinySpec(hidden_size=64, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2),
+    # Head size 32: vLLM's CPU attention has no kernels below 32.
+    "tiny": TinySpec(hidden_size=64, intermediate_size=256, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1),
     # ~26M parameters: the "small" CPU model of DESIGN.md §4 (0.8-1.2k tok/s batched).
     "small": TinySpec(hidden_size=512, intermediate_size=1408, num_hidden_layers=8, num_attention_heads=8, num_key_value_heads=4),
 }

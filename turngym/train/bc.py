@@ -75,7 +75,7 @@ def bc_loss_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, sampl
     logp, _ = token_logprobs(model, batch)
     loss = -(logp * batch.loss_mask).sum() / max(total_tokens, 1)
     loss.backward()
-    return float(loss)
+    return float(loss.detach())
 
 
 def behaviour_clone(

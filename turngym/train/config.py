@@ -91,6 +91,7 @@ class AlgoConfig(_Section):
     name: Literal["grpo", "rloo", "reinforce_pp", "gigpo", "matchtir", "a2tgpo", "aem", "oprl"] = "gigpo"
     preset: Literal["paper", "reference"] = "reference"
     params: dict[str, Any] = Field(default_factory=dict)
+    prm: dict[str, float] = Field(default_factory=dict, description="OPRL implicit PRM: beta, lr, grad_clip.")
     dynamic_sampling: bool = False
     max_resample: int = Field(3, ge=0)
 

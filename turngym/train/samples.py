@@ -40,6 +40,8 @@ class SampleError(ValueError):
 
 def _turn_values(turn, n: int, what: str) -> list[float]:
     value = getattr(turn, what)
+    if value is None:
+        return [0.0] * n
     if isinstance(value, list):
         if len(value) != n:
             raise SampleError(f"turn {turn.index}: {what} has {len(value)} values for {n} response tokens")
@@ -59,22 +61,27 @@ def _span_values(turn, n: int) -> tuple[list[int], list[float], list[float], lis
     return mask, adv, logps, clip
 
 
-def _trainable(turn, drop_zero: bool) -> bool:
-    if not turn.response_token_ids or turn.advantage is None:
+def _trainable(turn, drop_zero: bool, require_advantage: bool = True) -> bool:
+    if not turn.response_token_ids:
         return False
+    if turn.advantage is None:
+        return not require_advantage
     if drop_zero:
         adv = turn.advantage
         return any(a != 0 for a in adv) if isinstance(adv, list) else adv != 0
     return True
 
 
-def build_samples(episodes: Sequence[Episode], *, layout: str = "step", drop_zero_advantage: bool = False) -> list[Sample]:
-    """Training samples from episodes whose turns carry token ids and advantages."""
+def build_samples(
+    episodes: Sequence[Episode], *, layout: str = "step", drop_zero_advantage: bool = False, require_advantage: bool = True
+) -> list[Sample]:
+    """Training samples from episodes whose turns carry token ids (and advantages, unless
+    ``require_advantage=False``, used to score turns before advantages exist)."""
     samples: list[Sample] = []
     for e_idx, ep in enumerate(episodes):
         if layout == "step":
             for t_idx, turn in enumerate(ep.turns):
-                if not _trainable(turn, drop_zero_advantage):
+                if not _trainable(turn, drop_zero_advantage, require_advantage):
                     continue
                 if turn.prompt_token_ids is None:
                     raise SampleError(f"episode {ep.episode_id} turn {turn.index} has no prompt_token_ids")
@@ -94,7 +101,7 @@ def build_samples(episodes: Sequence[Episode], *, layout: str = "step", drop_zer
                 )
         elif layout == "concat":
             turns = [t for t in ep.turns if t.response_token_ids]
-            if not turns or not any(_trainable(t, drop_zero_advantage) for t in turns):
+            if not turns or not any(_trainable(t, drop_zero_advantage, require_advantage) for t in turns):
                 continue
             last = turns[-1]
             if last.prompt_token_ids is None:
@@ -111,7 +118,7 @@ def build_samples(episodes: Sequence[Episode], *, layout: str = "step", drop_zer
                         "final transcript (each turn's prompt must extend the previous one in the concat layout)"
                     )
                 t_idx = ep.turns.index(turn)
-                if not _trainable(turn, drop_zero_advantage):
+                if not _trainable(turn, drop_zero_advantage, require_advantage):
                     continue
                 mask, adv, logps, clip = _span_values(turn, len(resp))
                 pos = start - 1

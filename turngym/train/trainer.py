@@ -27,6 +27,7 @@ import torch
 from turngym.agents.rollout import RolloutEngine, TaskSpec
 from turngym.core.episode import Episode, new_id
 from turngym.core.table import TurnTable
+from turngym.train import algo_inputs
 from turngym.train import checkpoint as ckpt
 from turngym.train.config import ConfigError, TrainConfig
 from turngym.train.metrics import MetricsLogger
@@ -103,6 +104,9 @@ class Trainer:
     def setup(self) -> None:
         from turngym.store import EpisodeStore
 
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # per-load/save bars would drown the training progress
         cfg = self.cfg
         if cfg.run.threads:
             torch.set_num_threads(cfg.run.threads)
@@ -133,6 +137,11 @@ class Trainer:
             self.bc_done = not cfg.bc.enabled
             (self.run_dir / "run.json").write_text(json.dumps({"run_id": self.run_id}))
             (self.run_dir / "config.yaml").write_text(_dump_yaml(cfg))
+        self.prm: algo_inputs.StepRewardModel | None = None
+        if cfg.algo.name == "oprl":
+            self.prm = algo_inputs.StepRewardModel(self.model, preset=cfg.algo.preset, **cfg.algo.prm)
+            if state is not None and state.get("prm") is not None:
+                self.prm.load_state_dict(state["prm"])
         self.ref_model = None
         if cfg.optim.kl_coef > 0:
             self.ref_model = copy.deepcopy(self.model).eval()
@@ -238,13 +247,34 @@ class Trainer:
     def advantages(self, episodes: list[Episode]) -> dict[str, float]:
         from turngym.algos import compute_advantages
 
+        metrics = self.algorithm_inputs(episodes)
         table = TurnTable.from_episodes(episodes)
         if len(table) == 0:
-            return {}
+            return metrics
+        if self.cfg.algo.name == "a2tgpo" and table.info_gain is None:  # no multi-turn episode in the batch
+            table.info_gain = np.full(len(table), np.nan)
+        if self.cfg.algo.name == "matchtir":
+            table.tool_match_reward = algo_inputs.tool_match_column(episodes, preset=self.cfg.algo.preset)
         result = compute_advantages(self.cfg.algo.name, table, preset=self.cfg.algo.preset, **self.cfg.algo.params)
         table.write_back(episodes, result.advantage, result.clip_scale)
         adv = np.asarray(result.advantage)
-        return {"adv/mean": float(adv.mean()), "adv/std": float(adv.std()), "adv/nonzero": float((adv != 0).mean())}
+        return {**metrics, "adv/mean": float(adv.mean()), "adv/std": float(adv.std()), "adv/nonzero": float((adv != 0).mean())}
+
+    def algorithm_inputs(self, episodes: list[Episode]) -> dict[str, float]:
+        """Entropy (AEM), information gain (A²TGPO), PRM step rewards (OPRL) when selected."""
+        name, cfg = self.cfg.algo.name, self.cfg
+        uses = {name, str(cfg.algo.params.get("base", ""))}
+        metrics: dict[str, float] = {}
+        if "aem" in uses:
+            n = algo_inputs.ensure_entropy(self.model, episodes, layout=cfg.policy.layout, pad_id=self.pad_id, token_budget=cfg.optim.micro_batch_tokens)
+            metrics["aem/recomputed_entropy_turns"] = float(n)
+        if "a2tgpo" in uses:
+            metrics["a2tgpo/ig_turns"] = float(algo_inputs.fill_info_gain(self.model, self.tokenizer, episodes, preset=cfg.algo.preset, pad_id=self.pad_id))
+        if "oprl" in uses:
+            if self.prm is None:
+                self.prm = algo_inputs.StepRewardModel(self.model, preset=cfg.algo.preset, **cfg.algo.prm)
+            metrics.update(self.prm.fill_step_rewards(episodes, pad_id=self.pad_id))
+        return metrics
 
     def update(self, episodes: list[Episode]) -> dict[str, float]:
         samples = build_samples(episodes, layout=self.cfg.policy.layout, drop_zero_advantage=self.cfg.optim.drop_zero_advantage)
@@ -304,7 +334,13 @@ class Trainer:
         return metrics
 
     def save(self) -> Path:
-        state = {"optimizer": self.optimizer.state_dict(), "task_rng": self.task_rng.bit_generator.state, "bc_done": self.bc_done, "run_id": self.run_id}
+        state = {
+            "optimizer": self.optimizer.state_dict(),
+            "task_rng": self.task_rng.bit_generator.state,
+            "bc_done": self.bc_done,
+            "run_id": self.run_id,
+            "prm": self.prm.state_dict() if self.prm is not None else None,
+        }
         return ckpt.save_checkpoint(self.run_dir, self.step, self.model, self.tokenizer, state, keep=self.cfg.run.keep_checkpoints)
 
     def close(self) -> None:

@@ -61,9 +61,8 @@ def policy_update(
             with autocast_context(cfg.autocast, device):
                 logp, entropy = token_logprobs(model, batch, temperature=temperature, with_entropy=cfg.entropy_coef > 0 or epoch == 0)
             logp = logp.float()
-            old = batch.old_logprobs if epoch == 0 or True else batch.old_logprobs
             pg = losses.compute_policy_loss(
-                old,
+                batch.old_logprobs,
                 logp,
                 batch.advantages,
                 batch.loss_mask,
@@ -94,9 +93,9 @@ def policy_update(
                 mismatch_n += int(batch.loss_mask.sum())
             for k, v in pg.metrics.items():
                 sums[f"update/{k}"] += float(v) / cfg.epochs
-            sums["update/pg_loss"] += float(pg.loss) / cfg.epochs
+            sums["update/pg_loss"] += float(pg.loss.detach()) / cfg.epochs
             if ent is not None and epoch == 0:
-                sums["update/entropy"] += float(ent)
+                sums["update/entropy"] += float(ent.detach())
             if kl is not None:
                 sums["update/kl"] += float(kl) / cfg.epochs
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)

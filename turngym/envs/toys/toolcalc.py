@@ -151,7 +151,10 @@ class ToolCalcEnv(TextEnv):
             f"Question: {self.question}\nChoices: {', '.join(self.choices)}\n"
             "Use calculate[expression] to compute, then answer[number]."
         )
-        return obs, {"ground_truth": _fmt(self.answer), "task": self.question}
+        return obs, {"task": self.question}
+
+    def task_info(self) -> dict[str, Any]:
+        return {"ground_truth": _fmt(self.answer), "gold_tool_calls": self.gold_tool_calls()}
 
     def anchor(self, observation: str) -> str:
         """The state is the question and what the calculator has shown, not the last message."""
@@ -159,6 +162,10 @@ class ToolCalcEnv(TextEnv):
 
     def admissible_actions(self) -> list[str]:
         return [f"calculate[{self.expression}]"] + [f"answer[{c}]" for c in self.choices]
+
+    def gold_tool_calls(self) -> list[dict[str, Any]]:
+        """The reference solution's calls (MatchTIR matches the agent's calls against them)."""
+        return [{"name": "calculate", "arguments": {"expression": self.expression}}]
 
     def expert_action(self) -> str:
         return f"answer[{_fmt(self.answer)}]" if self.calculated else f"calculate[{self.expression}]"
@@ -168,7 +175,7 @@ class ToolCalcEnv(TextEnv):
         if not match:
             raise InvalidAction("Invalid action. Use calculate[expression] or answer[number].")
         verb, arg = match.group(1).lower(), match.group(2).strip()
-        extra: dict[str, Any] = {"ground_truth": _fmt(self.answer)}
+        extra: dict[str, Any] = {}
         if verb == "calculate":
             try:
                 value = safe_eval(arg)
@@ -183,5 +190,6 @@ class ToolCalcEnv(TextEnv):
         except ValueError:
             raise InvalidAction(f"answer[...] needs a number, got {arg[:40]!r}.") from None
         correct = abs(given - float(self.answer)) < 1e-9
+        extra["answer"] = arg
         obs = "Correct!" if correct else f"Wrong. The answer was {_fmt(self.answer)}."
         return StepResult(obs, reward=self.win_reward if correct else 0.0, terminated=True, won=correct, info=extra)
