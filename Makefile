@@ -3,33 +3,47 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-STAMP := $(VENV)/.turngym-installed
-EXTRAS ?= models,algos,replay,dev
+BASE_STAMP := $(VENV)/.turngym-base
+TEST_STAMP := $(VENV)/.turngym-test
 
-.PHONY: demo test test-fast bench install clean
+.PHONY: demo test test-main test-vllm test-fast bench install clean
 
-$(STAMP): pyproject.toml
+$(BASE_STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	# torch first, pinned to the CPU wheel: any other spelling may pull a multi-GB CUDA build.
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e ".[$(EXTRAS)]"
-	touch $(STAMP)
+	$(PIP) install -q -e ".[models,algos,replay]"
+	touch $@
 
-install: $(STAMP)
+# Everything the whole suite exercises: the real ALFWorld engine (two source builds, cached
+# by pip after the first time), the sandbox's seccomp binding, Ray, Chromium for the browser
+# tests, and real vLLM on CPU in its own venv (.venv-vllm).
+$(TEST_STAMP): $(BASE_STAMP) scripts/install_alfworld.sh scripts/install_browser_tests.sh scripts/install_vllm.sh
+	$(PIP) install -q -e ".[models,algos,replay,sandbox,ray,browser,dev]"
+	bash scripts/install_alfworld.sh $(PY)
+	VENV=$(abspath $(VENV)) bash scripts/install_browser_tests.sh
+	bash scripts/install_vllm.sh
+	touch $@
 
-demo: $(STAMP)
-	$(VENV)/bin/turngym rollout KeyDoor-v0 --agent oracle -n 32 --group 4 --out runs/demo
-	$(VENV)/bin/turngym rollout KeyDoor-v0 --agent random -n 32 --group 4 --out runs/demo
+install: $(BASE_STAMP)
 
-test: $(STAMP)
+demo: $(BASE_STAMP)
+	$(VENV)/bin/turngym train configs/keydoor_gigpo.yaml --profile cpu run.out=runs/demo-$$(date +%Y%m%d-%H%M%S)
+
+test: test-main test-vllm
+
+test-main: $(TEST_STAMP)
 	$(VENV)/bin/pytest -q
 
-test-fast: $(STAMP)
-	$(VENV)/bin/pytest -q -m "not slow"
+test-vllm: $(TEST_STAMP)
+	.venv-vllm/bin/python -m pytest -q -m vllm tests/backends
 
-bench: $(STAMP)
+test-fast: $(BASE_STAMP)
+	$(VENV)/bin/pytest -q -m "not slow and not browser"
+
+bench: $(TEST_STAMP)
 	for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) .venv-vllm runs .pytest_cache

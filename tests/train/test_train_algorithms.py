@@ -74,3 +74,28 @@ def test_matchtir_step(tmp_path):
 def test_grpo_step(config, tmp_path):
     metrics, _ = _one_step(config, tmp_path)
     assert metrics["update/samples"] >= 0
+
+
+@pytest.mark.slow
+def test_two_ray_workers_roll_out_into_the_store(tmp_path):
+    pytest.importorskip("ray")
+    cfg = load_config(
+        CONFIGS / "keydoor_gigpo.yaml",
+        [*SMALL, "run.steps=2", f"run.out={tmp_path / 'run'}", "distributed.ray=true", "distributed.num_rollout_workers=2", "rollout.tasks_per_step=4"],
+        profile="cpu",
+    )
+    trainer = Trainer(cfg)
+    trainer.setup()
+    try:
+        for _ in range(2):
+            trainer.metrics.log(trainer.train_step())
+    finally:
+        trainer.close()
+        import ray
+
+        ray.shutdown()
+    with EpisodeStore(tmp_path / "run", readonly=True) as store:
+        assert store.count(step=1) == 12 and store.count(step=2) == 12
+        eps = store.query(step=2)
+    assert len({e.group_id for e in eps}) == 4
+    assert all(e.turns and e.turns[0].response_token_ids for e in eps)

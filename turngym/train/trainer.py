@@ -86,6 +86,8 @@ def validate_combination(cfg: TrainConfig) -> None:
             info = {}
         if "expert_action" not in info:
             raise ConfigError(f"bc.enabled=true needs an env oracle (info['expert_action'] with expert=True); {cfg.env.id} has none")
+    if cfg.distributed.ray and cfg.model.lora.enabled:
+        raise ConfigError("distributed.ray=true with model.lora.enabled=true is not supported yet: Ray workers hold full weights")
     if cfg.distributed.ray and cfg.policy.backend == "vllm" and not torch.cuda.is_available():
         logger.warning("distributed.ray with the vllm backend on CPU: each Ray worker starts its own vLLM engine")
 
@@ -157,6 +159,21 @@ class Trainer:
         self.backend = self._make_backend(model_dir)
         self.agent = self._make_agent(self.backend, temperature=cfg.policy.temperature)
         self.engine = self._make_engine(self.agent)
+        self.pool = None
+        if cfg.distributed.ray:
+            from turngym.train.distributed import RayRolloutPool
+
+            r = cfg.rollout
+            self.pool = RayRolloutPool(
+                cfg.distributed.num_rollout_workers,
+                address=cfg.distributed.ray_address,
+                model_dir=str(model_dir),
+                agent_kwargs=self._agent_kwargs(cfg.policy.temperature),
+                env_id=cfg.env.id,
+                env_kwargs=cfg.env.kwargs,
+                engine_kwargs={"num_envs": r.num_envs, "num_workers": r.num_workers, "timeout": r.env_timeout},
+                threads=cfg.run.threads or 1,
+            )
 
     def _seed_everything(self, seed: int) -> None:
         import random
@@ -204,23 +221,24 @@ class Trainer:
 
         return VLLMBackend(str(model_dir), dtype=self.cfg.model.dtype, enable_lora=self.cfg.model.lora.enabled, **self.cfg.policy.vllm)
 
+    def _agent_kwargs(self, temperature: float) -> dict[str, Any]:
+        p = self.cfg.policy
+        return {
+            "template": p.template,
+            "projection": p.projection,
+            "layout": p.layout,
+            "history_k": p.history_k,
+            "max_new_tokens": p.max_new_tokens,
+            "max_prompt_tokens": p.max_prompt_tokens,
+            "temperature": temperature,
+            "top_p": p.top_p,
+            "seed": self.cfg.run.seed,
+        }
+
     def _make_agent(self, backend: Any, *, temperature: float) -> Any:
         from turngym.train.policy import make_llm_agent
 
-        p = self.cfg.policy
-        return make_llm_agent(
-            backend,
-            env_id=self.cfg.env.id,
-            template=p.template,
-            projection=p.projection,
-            layout=p.layout,
-            history_k=p.history_k,
-            max_new_tokens=p.max_new_tokens,
-            max_prompt_tokens=p.max_prompt_tokens,
-            temperature=temperature,
-            top_p=p.top_p,
-            seed=self.cfg.run.seed,
-        )
+        return make_llm_agent(backend, env_id=self.cfg.env.id, **self._agent_kwargs(temperature))
 
     def _make_engine(self, agent: Any) -> RolloutEngine:
         r = self.cfg.rollout
@@ -232,16 +250,22 @@ class Trainer:
         options = {"split": self.cfg.env.train_split} if self.cfg.env.train_split else {}
         return [TaskSpec(seed=int(s), options=dict(options)) for s in seeds]
 
+    def _run_tasks(self, tasks: list[TaskSpec], step: int) -> list[Episode]:
+        seed = self.cfg.run.seed * 1_000_003 + step
+        if self.pool is not None:
+            self.pool.sync(self.model.state_dict())
+            return self.pool.run(tasks, group_size=self.cfg.rollout.group_size, run_id=self.run_id, step=step, seed=seed)
+        set_sampling_seed(self.agent, seed)
+        return self.engine.run(tasks, group_size=self.cfg.rollout.group_size, run_id=self.run_id, step=step)
+
     def rollout(self, step: int) -> list[Episode]:
-        set_sampling_seed(self.agent, self.cfg.run.seed * 1_000_003 + step)
-        episodes = self.engine.run(self.sample_tasks(), group_size=self.cfg.rollout.group_size, run_id=self.run_id, step=step)
+        episodes = self._run_tasks(self.sample_tasks(), step)
         for _ in range(self.cfg.algo.max_resample if self.cfg.algo.dynamic_sampling else 0):
             episodes = _drop_flat_groups(episodes)
             missing = self.cfg.rollout.tasks_per_step - len({e.group_id for e in episodes})
             if missing <= 0:
                 break
-            extra = self.engine.run(self.sample_tasks()[:missing], group_size=self.cfg.rollout.group_size, run_id=self.run_id, step=step)
-            episodes += extra
+            episodes += self._run_tasks(self.sample_tasks()[:missing], step)
         return episodes
 
     def advantages(self, episodes: list[Episode]) -> dict[str, float]:
@@ -344,7 +368,7 @@ class Trainer:
         return ckpt.save_checkpoint(self.run_dir, self.step, self.model, self.tokenizer, state, keep=self.cfg.run.keep_checkpoints)
 
     def close(self) -> None:
-        for name in ("engine",):
+        for name in ("engine", "pool"):
             obj = getattr(self, name, None)
             if obj is not None:
                 obj.close()
