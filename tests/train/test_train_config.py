@@ -54,3 +54,28 @@ def test_impossible_combinations_fail_before_work():
     with pytest.raises(ConfigError, match="cannot be made"):
         validate_combination(load_config(None, ["env.id=KeyDor-v0"]))
     validate_combination(load_config(None, ["algo.name=a2tgpo", "env.id=ToolCalc-v0", "policy.layout=concat"]))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
+def test_dry_run_plans_the_gpu_recipe_without_weights(path):
+    from rich.console import Console
+
+    from turngym.train.plan import print_plan
+
+    console = Console(record=True, width=160)
+    plan = print_plan(load_config(path, profile="none"), console)
+    text = console.export_text()
+    assert 1.5e9 < plan["params"] < 1.6e9  # Qwen2.5-1.5B-Instruct, from its published shape
+    assert "vLLM KV cache" in text and "trainer total" in text and "nothing was loaded" in text
+
+
+def test_dry_run_cli(tmp_path):
+    from typer.testing import CliRunner
+
+    from turngym.cli.main import app
+
+    result = CliRunner().invoke(app, ["train", str(CONFIGS[0]), "--profile", "none", "--dry-run"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "the plan" in result.output
+    bad = CliRunner().invoke(app, ["train", str(CONFIGS[0]), "optim.lrr=1"], env={"COLUMNS": "200"})
+    assert bad.exit_code == 2 and "optim.lrr: unknown key" in bad.output

@@ -15,7 +15,7 @@ def train(
     config: Annotated[Path | None, typer.Argument(help="YAML config, e.g. configs/keydoor_gigpo.yaml (omit with --resume).")] = None,
     overrides: Annotated[list[str] | None, typer.Argument(help="Dotted overrides, e.g. algo.params.gamma=0.9 run.steps=20")] = None,
     resume: Annotated[Path | None, typer.Option("--resume", help="Continue the run in RUN_DIR from its last checkpoint.")] = None,
-    profile: Annotated[str, typer.Option(help="Config profile: cpu, gpu, or auto (cpu without CUDA).")] = "auto",
+    profile: Annotated[str, typer.Option(help="Config profile: cpu, gpu, none (the top-level GPU recipe), or auto (cpu without CUDA).")] = "auto",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate, build everything but the weights, print the plan.")] = False,
 ) -> None:
     """Train a policy: rollouts, turn-level advantages, policy updates, checkpoints, metrics."""
@@ -27,7 +27,7 @@ def train(
         config = resume / "config.yaml"
         profile = "none"
     try:
-        cfg = load_config(config, overrides, profile=None if profile == "none" else profile)
+        cfg = load_config(config, overrides, profile=profile)
         if dry_run:
             from turngym.train.plan import print_plan
 

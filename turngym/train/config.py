@@ -2,7 +2,9 @@
 
 A config file holds the published (GPU) hyper-parameters at the top level and may carry
 ``profiles: {cpu: {...}, gpu: {...}}`` whose entries override them; ``turngym train CFG
---profile cpu`` picks one (default: ``cpu`` when no CUDA device is visible). Overrides such as
+--profile cpu`` picks one, ``--profile none`` the top level, and the default ``auto`` picks
+``cpu`` when no CUDA device is visible (``gpu`` otherwise, or the top level when the file has no
+such profile). Overrides such as
 ``algo.params.gamma=0.9`` are applied last. Every section forbids unknown keys, so a typo fails
 before any work starts with the key's path and, where it helps, the allowed values.
 """
@@ -111,6 +113,7 @@ class OptimConfig(_Section):
     entropy_coef: float = Field(0.0, ge=0)
     drop_zero_advantage: bool = True
     autocast: Literal["auto", "bf16", "none"] = "auto"
+    gradient_checkpointing: bool = False
 
 
 class BCConfig(_Section):
@@ -221,8 +224,12 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, pro
             raise ConfigError(f"{path} must hold a mapping at the top level")
         data = loaded
     profiles = data.get("profiles") or {}
-    if profile == "auto":
-        profile = default_profile() if profiles else None
+    if profile == "none":
+        profile = None
+    if profile == "auto":  # cpu without CUDA; the top level (the GPU recipe) when no such profile
+        profile = default_profile()
+        if profile not in profiles:
+            profile = None
     if profile:
         if profile not in profiles:
             if profiles:

@@ -209,6 +209,8 @@ class Trainer:
                 model = get_peft_model(
                     model, LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=lora.target_modules, task_type="CAUSAL_LM")
                 )
+        if self.cfg.optim.gradient_checkpointing:
+            model.gradient_checkpointing_enable()
         model.eval()
         return model, tokenizer
 
