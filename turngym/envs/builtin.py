@@ -5,6 +5,7 @@ from turngym.envs.registration import register, registry
 _BUILTIN = {
     "KeyDoor-v0": "turngym.envs.toys.keydoor:KeyDoorEnv",
     "ToolCalc-v0": "turngym.envs.toys.toolcalc:ToolCalcEnv",
+    "ALFWorld-v0": "turngym.envs.alfworld.env:ALFWorldEnv",
 }
 
 for _env_id, _entry in _BUILTIN.items():
