@@ -79,3 +79,11 @@ def test_dry_run_cli(tmp_path):
     assert "the plan" in result.output
     bad = CliRunner().invoke(app, ["train", str(CONFIGS[0]), "optim.lrr=1"], env={"COLUMNS": "200"})
     assert bad.exit_code == 2 and "optim.lrr: unknown key" in bad.output
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
+def test_cpu_profiles_are_cpu_sized(path):
+    cfg = load_config(path, profile="cpu")
+    assert cfg.model.init == "tiny" and cfg.policy.backend == "hf"
+    assert not cfg.optim.gradient_checkpointing  # it turns the KV cache off, which cripples generation
+    assert cfg.optim.kl_coef == 0.0 and cfg.rollout.num_envs <= 64

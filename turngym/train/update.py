@@ -18,7 +18,7 @@ import torch
 from turngym.algos import losses
 from turngym.core.episode import Episode
 from turngym.train.config import OptimConfig
-from turngym.train.samples import Sample, collate, length_buckets, token_logprobs
+from turngym.train.samples import Sample, collate, length_buckets, padded_batches, token_logprobs
 
 
 def autocast_context(mode: str, device: str = "cpu") -> contextlib.AbstractContextManager[Any]:
@@ -40,6 +40,7 @@ def policy_update(
     temperature: float = 1.0,
     ref_model: torch.nn.Module | None = None,
     device: str = "cpu",
+    bucketing: bool = True,
 ) -> dict[str, float]:
     """Run ``cfg.epochs`` optimizer steps over ``samples``; returns averaged metrics.
 
@@ -47,7 +48,11 @@ def policy_update(
     """
     if not samples:
         return {"update/samples": 0.0}
-    buckets = length_buckets(samples, cfg.micro_batch_tokens)
+    if bucketing:
+        buckets = length_buckets(samples, cfg.micro_batch_tokens)
+    else:  # the baseline: fixed row count in arrival order, each micro-batch padded to its longest row
+        rows = max(1, cfg.micro_batch_tokens // max(len(s) for s in samples))
+        buckets = padded_batches(samples, rows)
     batches = [collate(samples, idx, pad_id) for idx in buckets]
     global_tokens, global_seqs = losses.global_counts([b.loss_mask for b in batches])
     norm_constant = float(max(len(s) for s in samples))

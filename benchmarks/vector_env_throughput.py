@@ -1,0 +1,75 @@
+"""Vector-env throughput: env steps/s in process vs 1 vs N worker processes, same run.
+
+Two envs: KeyDoor as is (microsecond steps, so inter-process messaging dominates) and KeyDoor with
+a CPU-bound step (``--work-ms`` of busy computation, like ALFWorld's 25-60 ms PDDL steps), where
+worker processes are what makes several cores useful.
+
+    .venv/bin/python benchmarks/vector_env_throughput.py [--envs 16] [--steps 400] [--work-ms 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+from rich.console import Console
+from rich.table import Table
+
+import turngym
+from turngym.envs.toys.keydoor import KeyDoorEnv
+from turngym.envs.vector import VectorTextEnv
+
+
+class BusyKeyDoor(KeyDoorEnv):
+    """KeyDoor whose every step burns ``work_ms`` of CPU (a stand-in for an expensive simulator)."""
+
+    def __init__(self, work_ms: float = 5.0, **kwargs):
+        super().__init__(**kwargs)
+        self.work_ms = work_ms
+
+    def _step(self, action):
+        end = time.process_time() + self.work_ms / 1000
+        x = 0
+        while time.process_time() < end:
+            x += 1
+        return super()._step(action)
+
+
+turngym.register("BusyKeyDoor-v0", BusyKeyDoor)
+
+
+def measure(env_id: str, env_kwargs: dict, num_envs: int, workers: int, steps: int) -> float:
+    with VectorTextEnv(env_id, num_envs, env_kwargs={**env_kwargs, "max_turns": 10_000}, num_workers=workers) as venv:
+        venv.reset(seeds=list(range(num_envs)))
+        t0 = time.perf_counter()
+        done = 0
+        while done < steps:
+            venv.step(["look"] * num_envs)
+            done += num_envs
+        return done / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--envs", type=int, default=16)
+    ap.add_argument("--steps", type=int, default=800)
+    ap.add_argument("--work-ms", type=float, default=5.0)
+    args = ap.parse_args()
+    cores = os.cpu_count() or 1
+    table = Table(title=f"vector env throughput ({args.envs} envs, {cores} cores)")
+    for col in ("env", "in process", "1 worker", f"{cores} workers", f"{cores} workers / 1 worker"):
+        table.add_column(col, justify="right")
+    for name, env_id, kwargs, steps in [
+        ("KeyDoor (µs steps)", "KeyDoor-v0", {}, args.steps * 10),
+        (f"KeyDoor + {args.work_ms:g} ms CPU/step", "BusyKeyDoor-v0", {"work_ms": args.work_ms}, args.steps),
+    ]:
+        local = measure(env_id, kwargs, args.envs, 0, steps)
+        one = measure(env_id, kwargs, args.envs, 1, steps)
+        many = measure(env_id, kwargs, args.envs, cores, steps)
+        table.add_row(name, f"{local:,.0f}/s", f"{one:,.0f}/s", f"{many:,.0f}/s", f"{many / one:.2f}×")
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()
