@@ -99,3 +99,17 @@ def test_two_ray_workers_roll_out_into_the_store(tmp_path):
         eps = store.query(step=2)
     assert len({e.group_id for e in eps}) == 4
     assert all(e.turns and e.turns[0].response_token_ids for e in eps)
+
+
+@pytest.mark.slow
+def test_alfworld_gigpo_cpu_profile_trains(tmp_path):
+    pytest.importorskip("alfworld")
+    from turngym.train.run import train
+
+    cfg = load_config(CONFIGS / "alfworld_gigpo.yaml", [f"run.out={tmp_path / 'run'}", "run.threads=1", "run.tensorboard=false"], profile="cpu")
+    results = train(cfg)
+    assert set(results) >= {"initial", "final"}
+    with EpisodeStore(tmp_path / "run", readonly=True) as store:
+        eps = store.query(step=2)
+    assert len(eps) == 8 and all(e.env_id == "ALFWorld-v0" and e.turns for e in eps)
+    assert all(t.anchor and "admissible_actions" in t.meta for e in eps for t in e.turns)

@@ -87,3 +87,10 @@ def test_cpu_profiles_are_cpu_sized(path):
     assert cfg.model.init == "tiny" and cfg.policy.backend == "hf"
     assert not cfg.optim.gradient_checkpointing  # it turns the KV cache off, which cripples generation
     assert cfg.optim.kl_coef == 0.0 and cfg.rollout.num_envs <= 64
+
+
+def test_unknown_template_or_projection_fails_early():
+    with pytest.raises(ConfigError, match="policy: unknown projection 'thinking'"):
+        validate_combination(load_config(None, ["policy.projection=thinking"]))
+    with pytest.raises(ConfigError, match="policy: unknown template 'fancy'"):
+        validate_combination(load_config(None, ["policy.template=fancy"]))

@@ -71,6 +71,14 @@ def validate_combination(cfg: TrainConfig) -> None:
     except Exception as exc:
         raise ConfigError(f"env {cfg.env.id!r} with kwargs {cfg.env.kwargs} cannot be made: {exc}") from None
     _, info = env.reset(seed=0, options={"split": cfg.env.train_split} if cfg.env.train_split else None)
+    from turngym.agents.parsing import make_projection
+    from turngym.agents.prompting import resolve_template
+
+    try:
+        make_projection("plain" if cfg.policy.projection == "auto" else cfg.policy.projection)
+        resolve_template(cfg.policy.template, env_id=cfg.env.id)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"policy: {exc}") from None
     if cfg.algo.name == "a2tgpo" and "ground_truth" not in info:
         raise ConfigError(
             f"algo.name=a2tgpo needs info['ground_truth'] from the env (information gain is measured on the "
