@@ -205,7 +205,7 @@ def test_branch_creates_a_linked_episode_and_never_alters_the_parent(client, run
         t["action"] for t in pview["episode"]["turns"][:2]
     ] + ["look"]
     assert ep["turns"][2]["observation"] == pview["episode"]["turns"][2]["observation"]
-    assert ep["turns"][2]["meta"]["next_observation"] == out["final_observation"]
+    assert ep["final_observation"] == out["final_observation"]
     assert child["parent"]["episode_id"] == parent["episode_id"]
     assert [b["episode_id"] for b in pview["branches"]] == [out["episode_id"]]
     # the branch replays like any recorded episode, and can be continued at its end

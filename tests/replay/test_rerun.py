@@ -63,7 +63,7 @@ def test_each_recorded_field_is_checked(episodes, field, value, message):
 
 def test_final_observation_is_checked_when_recorded(episodes):
     ep = episodes[-1].model_copy(deep=True)
-    ep.turns[-1].meta["next_observation"] = "not what the env says"
+    ep.final_observation = "not what the env says"
     result = rerun.replay_episode(ep)
     assert (
         not result.match and "final observation differs" in result.steps[-1].mismatches

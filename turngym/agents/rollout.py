@@ -160,11 +160,7 @@ class RolloutEngine:
             return
         if ep.turns and ep.turns[-1].meta.pop("pending", False):
             turn = ep.turns[-1]
-            turn.reward = result.reward
-            turn.terminated, turn.truncated = result.terminated, result.truncated
-            turn.action_valid = turn.action_valid and bool(result.info.get("action_valid", True))
-            turn.tool_calls = result.info.get("tool_calls")
-            turn.info = result.info
+            apply_step(turn, result.reward, result.terminated, result.truncated, result.info)
             turn.meta["env_s"] = round(time.monotonic() - turn.meta.pop("_sent"), 6)
             if result.done:
                 ep.final_observation = result.observation
@@ -198,34 +194,43 @@ class RolloutEngine:
             if act.stop:
                 finish(slot, act.stop)
                 continue
-            ep.turns.append(self._turn(len(ep.turns), state, act, agent_s))
+            ep.turns.append(turn_from_action(len(ep.turns), state.observation, state.info, act, pending=True, agent_s=round(agent_s, 6)))
             ep.turns[-1].meta["_sent"] = time.monotonic()
             self.venv.send_step(slot, act.action)
 
-    @staticmethod
-    def _turn(index: int, state: _Live, act: AgentAction, agent_s: float) -> Turn:
-        info = state.info
-        return Turn(
-            index=index,
-            agent=info.get("agent"),
-            observation=state.observation,
-            anchor=info.get("anchor"),
-            prompt=act.prompt,
-            prompt_token_ids=act.prompt_token_ids,
-            response_text=act.action if act.response_text is None else act.response_text,
-            response_token_ids=act.response_token_ids,
-            rollout_logprobs=act.rollout_logprobs,
-            loss_mask=act.loss_mask,
-            action=act.action,
-            action_valid=act.parsed,
-            entropy=act.entropy,
-            meta={
-                **act.meta,
-                "pending": True,
-                "agent_s": round(agent_s, 6),
-                **({"admissible_actions": info["admissible_actions"]} if "admissible_actions" in info else {}),
-            },
-        )
+
+def turn_from_action(index: int, observation: str, info: dict[str, Any], act: AgentAction, **meta: Any) -> Turn:
+    """The ``Turn`` recording an agent's action on ``observation`` (before the env's answer), with
+    the actions that were admissible then; the rollout engine and replay branches share it."""
+    return Turn(
+        index=index,
+        agent=info.get("agent"),
+        observation=observation,
+        anchor=info.get("anchor"),
+        prompt=act.prompt,
+        prompt_token_ids=act.prompt_token_ids,
+        response_text=act.action if act.response_text is None else act.response_text,
+        response_token_ids=act.response_token_ids,
+        rollout_logprobs=act.rollout_logprobs,
+        loss_mask=act.loss_mask,
+        action=act.action,
+        action_valid=act.parsed,
+        entropy=act.entropy,
+        meta={
+            **act.meta,
+            **meta,
+            **({"admissible_actions": info["admissible_actions"]} if "admissible_actions" in info else {}),
+        },
+    )
+
+
+def apply_step(turn: Turn, reward: float, terminated: bool, truncated: bool, info: dict[str, Any]) -> None:
+    """Record the env's answer to a turn's action on the turn (validity: parsed *and* accepted)."""
+    turn.reward = float(reward)
+    turn.terminated, turn.truncated = bool(terminated), bool(truncated)
+    turn.action_valid = turn.action_valid and bool(info.get("action_valid", True))
+    turn.tool_calls = info.get("tool_calls")
+    turn.info = info
 
 
 def make_tasks(n: int, *, seed: int = 0, split: str | None = None) -> list[TaskSpec]:

@@ -91,7 +91,9 @@ def play(
 ) -> None:
     """Play an env yourself in the terminal; type an action or the number of an admissible one."""
     import turngym
-    from turngym.core.episode import Episode, Turn
+    from turngym.agents.base import AgentAction
+    from turngym.agents.rollout import apply_step, turn_from_action
+    from turngym.core.episode import Episode
     from turngym.store import EpisodeStore
 
     kwargs = parse_kv(env_arg)
@@ -115,10 +117,9 @@ def play(
             episode.truncated, episode.error = True, "aborted by the player"
             break
         action = admissible[int(typed) - 1] if typed.strip().isdigit() and 0 < int(typed) <= len(admissible) else typed
-        turn = Turn(index=len(episode.turns), observation=obs, anchor=info.get("anchor"), action=action, response_text=typed)
+        turn = turn_from_action(len(episode.turns), obs, info, AgentAction(action=action, response_text=typed))
         obs, reward, terminated, truncated, info = env.step(action)
-        turn.reward, turn.action_valid, turn.info = reward, bool(info.get("action_valid", True)), info
-        turn.terminated, turn.truncated = terminated, truncated
+        apply_step(turn, reward, terminated, truncated, info)
         episode.turns.append(turn)
         console.print(f"reward {reward:+.3f}" + ("" if turn.action_valid else "  [red](invalid action)[/]"))
         done = terminated or truncated

@@ -291,7 +291,7 @@ def create_app(run: RunDir | str | Path) -> FastAPI:
             branch_turn=body.turn,
             num_turns=len(child.turns),
             done=not child.meta["branch"]["open"],
-            final_observation=child.meta.get("final_observation"),
+            final_observation=child.final_observation,
             summary=summary,
         )
 

@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from turngym.agents.base import AgentAction, AgentInput
+from turngym.agents.rollout import apply_step, turn_from_action
 from turngym.core.episode import Episode, Turn, new_id
 
 #: info keys that legitimately differ between runs (timings) and are not compared.
@@ -250,32 +252,6 @@ def check_branch_turn(episode: Episode, turn: int) -> str | None:
     return f"turn {turn} is out of range for episode {episode.episode_id} with {n} turns; valid turns: {hint}"
 
 
-def _new_turn(index: int, obs: str, info: dict[str, Any], action: str) -> Turn:
-    return Turn(
-        index=index,
-        agent=info.get("agent"),
-        observation=obs,
-        anchor=info.get("anchor"),
-        response_text=action,
-        action=action,
-        meta={"admissible_actions": info["admissible_actions"]}
-        if "admissible_actions" in info
-        else {},
-    )
-
-
-def _record_step(
-    turn: Turn, step: tuple[str, float, bool, bool, dict[str, Any]]
-) -> None:
-    obs, reward, terminated, truncated, info = step
-    turn.reward = float(reward)
-    turn.terminated, turn.truncated = bool(terminated), bool(truncated)
-    turn.action_valid = turn.action_valid and bool(info.get("action_valid", True))
-    turn.tool_calls = info.get("tool_calls")
-    turn.info = info
-    turn.meta["next_observation"] = obs
-
-
 def branch(
     parent: Episode,
     turn: int,
@@ -323,18 +299,13 @@ def branch(
         )
         done = False
         if action is not None:
-            new = _new_turn(turn, obs, info, action)
+            new = turn_from_action(turn, obs, info, AgentAction(action=action))
             step = env.step(action)
-            _record_step(new, step)
+            apply_step(new, *step[1:])
             child.turns.append(new)
             obs, info, done = step[0], step[4], bool(step[2] or step[3])
         else:
-            done = _agent_turns(child, env, agent, obs, info, max_turns)
-            obs = (
-                child.turns[-1].meta.get("next_observation", obs)
-                if child.turns
-                else obs
-            )
+            done, obs = _agent_turns(child, env, agent, obs, info, max_turns)
         last = child.turns[-1] if child.turns else None
         child.terminated = bool(last and last.terminated)
         child.truncated = bool(last and last.truncated)
@@ -354,44 +325,20 @@ def branch(
 
 def _agent_turns(
     child: Episode, env: Any, agent: Any, obs: str, info: dict[str, Any], max_turns: int
-) -> bool:
-    """Let ``agent`` (the rollout Agent protocol) play on from the branch point; True when done."""
-    from turngym.agents.base import AgentInput
+) -> tuple[bool, str]:
+    """Let ``agent`` (the rollout Agent protocol) play on from the branch point; returns whether
+    the episode ended and the last observation."""
 
     for _ in range(max_turns):
         (act,) = agent.act([AgentInput(child, obs, info)])
         if act.stop:
             child.error = act.stop
-            return True
-        new = Turn(
-            index=len(child.turns),
-            agent=info.get("agent"),
-            observation=obs,
-            anchor=info.get("anchor"),
-            prompt=act.prompt,
-            prompt_token_ids=act.prompt_token_ids,
-            response_text=act.action
-            if act.response_text is None
-            else act.response_text,
-            response_token_ids=act.response_token_ids,
-            rollout_logprobs=act.rollout_logprobs,
-            loss_mask=act.loss_mask,
-            action=act.action,
-            action_valid=act.parsed,
-            entropy=act.entropy,
-            meta={
-                **act.meta,
-                **(
-                    {"admissible_actions": info["admissible_actions"]}
-                    if "admissible_actions" in info
-                    else {}
-                ),
-            },
-        )
+            return True, obs
+        new = turn_from_action(len(child.turns), obs, info, act)
         step = env.step(act.action)
-        _record_step(new, step)
+        apply_step(new, *step[1:])
         child.turns.append(new)
         obs, info = step[0], step[4]
         if step[2] or step[3]:
-            return True
-    return False
+            return True, obs
+    return False, obs
