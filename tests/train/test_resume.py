@@ -18,7 +18,7 @@ OVERRIDES = [
     "run.steps=4", "run.checkpoint_every=1", "run.threads=1", "run.tensorboard=false",
     "rollout.tasks_per_step=2", "rollout.group_size=2", "rollout.num_envs=4",
     "policy.max_new_tokens=4", "policy.history_k=0", "env.kwargs.max_turns=4",
-    "eval.every=2", "eval.tasks=3", "bc.enabled=false",
+    "eval.every=2", "eval.tasks=3", "bc.enabled=true", "bc.episodes=6", "bc.epochs=1",
 ]
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "keydoor_gigpo.yaml"
 
@@ -51,7 +51,7 @@ def test_sigkill_and_resume_matches_uninterrupted_run(tmp_path):
 
     proc = subprocess.Popen(_cmd(str(CONFIG), *OVERRIDES, f"run.out={crashed}", "--profile", "cpu"), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rng = random.Random(os.getpid())
-    target_lines = rng.randint(2, 4)  # the step-0 line, then 1..3 RL steps
+    target_lines = rng.randint(2, 4)  # the step-0 (BC) line, then 1..3 RL steps
     metrics = crashed / "metrics.jsonl"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
