@@ -37,7 +37,7 @@ test-main: $(TEST_STAMP)
 	$(VENV)/bin/pytest -q
 
 test-vllm: $(TEST_STAMP)
-	.venv-vllm/bin/python -m pytest -q -m vllm tests/backends
+	.venv-vllm/bin/python -m pytest -q -m vllm tests/backends tests/train
 
 test-fast: $(BASE_STAMP)
 	$(VENV)/bin/pytest -q -m "not slow and not browser"

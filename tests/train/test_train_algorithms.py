@@ -113,3 +113,22 @@ def test_alfworld_gigpo_cpu_profile_trains(tmp_path):
         eps = store.query(step=2)
     assert len(eps) == 8 and all(e.env_id == "ALFWorld-v0" and e.turns for e in eps)
     assert all(t.anchor and "admissible_actions" in t.meta for e in eps for t in e.turns)
+
+
+def test_lora_step_saves_a_peft_adapter_and_resumes(tmp_path):
+    lora = ["model.lora.enabled=true", "model.lora.r=4", "optim.lr=0.01"]
+    _one_step("keydoor_gigpo.yaml", tmp_path, *lora)
+    ckpt = tmp_path / "run" / "checkpoints" / "step_000001"
+    assert (ckpt / "adapter_config.json").exists() and (ckpt / "adapter_model.safetensors").exists()
+    assert not (ckpt / "model.safetensors").exists()  # LoRA runs save the adapter, not full weights
+    cfg = load_config(CONFIGS / "keydoor_gigpo.yaml", [*SMALL, f"run.out={tmp_path / 'run'}", *lora, "run.steps=2"], profile="cpu")
+    trainer = Trainer(cfg, resume=True)
+    trainer.setup()
+    try:
+        assert trainer.step == 1
+        trainable = [n for n, p in trainer.model.named_parameters() if p.requires_grad]
+        assert trainable and all("lora_" in n for n in trainable)
+        metrics = trainer.train_step()
+        assert metrics["step"] == 2
+    finally:
+        trainer.close()

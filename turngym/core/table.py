@@ -116,6 +116,8 @@ class TurnTable:
         traj, turn, reward, final, valid, anchor, source = [], [], [], [], [], [], []
         outcome: list[float] = []
         optional: dict[str, list[float | None]] = {"info_gain": [], "entropy": [], "step_reward": []}
+        anchor_ids: dict[Any, int] = {}
+        anchor_codes: list[int] = []
         for e_idx, ep in enumerate(episodes):
             key = ep.group_id if ep.group_id is not None else ("__episode__", ep.episode_id)
             last = len(ep.turns) - 1
@@ -126,7 +128,10 @@ class TurnTable:
                 reward.append(t.reward)
                 final.append(t_idx == last)
                 valid.append(t.action_valid)
-                anchor.append(t.anchor if t.anchor is not None else getattr(t, anchor_fallback))
+                a = t.anchor if t.anchor is not None else getattr(t, anchor_fallback)
+                anchor.append(a)
+                # Coded here, in the loop we pay anyway, so estimators never re-hash the strings.
+                anchor_codes.append(anchor_ids.setdefault(a, len(anchor_ids)))
                 outcome.append(ep.outcome_reward)
                 source.append((e_idx, t_idx))
                 for name, col in optional.items():
@@ -146,6 +151,7 @@ class TurnTable:
             },
         )
         table.source = np.asarray(source, dtype=np.int64).reshape(-1, 2)
+        table._anchor_codes = (table.anchor, np.asarray(anchor_codes, dtype=np.int64))
         return table
 
     # -- access ------------------------------------------------------------------------------
