@@ -88,7 +88,7 @@ def behaviour_clone(
     lr: float,
     batch_tokens: int,
     seed: int,
-    on_batch: Callable[[float], None] | None = None,
+    on_batch: Callable[[float, int], None] | None = None,
 ) -> dict[str, float]:
     """Maximise the likelihood of the demonstrated responses (every turn weighted 1)."""
     for ep in episodes:
@@ -110,7 +110,7 @@ def behaviour_clone(
             optimizer.step()
             losses.append(loss)
             if on_batch is not None:
-                on_batch(loss)
+                on_batch(loss, epochs * len(buckets))
     model.eval()
     for ep in episodes:
         for t in ep.turns:

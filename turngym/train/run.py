@@ -34,14 +34,15 @@ def run_behaviour_cloning(trainer: Trainer, console: Console) -> dict[str, float
     options = {"split": cfg.env.train_split} if cfg.env.train_split else {}
     seeds = trainer.task_rng.integers(0, 2**31 - 1, size=cfg.bc.episodes)
     tasks = [TaskSpec(seed=int(s), options=dict(options)) for s in seeds]
-    with RolloutEngine(cfg.env.id, demo, env_kwargs=cfg.env.kwargs, num_envs=cfg.rollout.num_envs, num_workers=cfg.rollout.num_workers) as engine:
-        episodes = engine.run(tasks, run_id=trainer.run_id, step=0)
-    demo_success = sum(e.won for e in episodes) / len(episodes)
     with _progress(console) as progress:
+        demos = progress.add_task("demonstrations", total=len(tasks), status="noisy oracle")
+        with RolloutEngine(cfg.env.id, demo, env_kwargs=cfg.env.kwargs, num_envs=cfg.rollout.num_envs, num_workers=cfg.rollout.num_workers) as engine:
+            episodes = engine.run(tasks, run_id=trainer.run_id, step=0, on_episode=lambda _: progress.advance(demos))
+        demo_success = sum(e.won for e in episodes) / len(episodes)
         bar = progress.add_task("behaviour cloning", total=None, status=f"demo success {demo_success:.2f}")
 
-        def on_batch(loss: float) -> None:
-            progress.update(bar, advance=1, status=f"loss {loss:.3f}")
+        def on_batch(loss: float, total: int) -> None:
+            progress.update(bar, advance=1, total=total, status=f"loss {loss:.3f}")
 
         metrics = behaviour_clone(
             trainer.model,
