@@ -22,7 +22,7 @@ from typing import Any
 
 from turngym.agents.base import AgentAction, AgentInput
 from turngym.agents.rollout import apply_step, turn_from_action
-from turngym.core.episode import Episode, Turn, new_id
+from turngym.core.episode import Episode, new_id
 
 #: info keys that legitimately differ between runs (timings) and are not compared.
 _VOLATILE_INFO_KEYS = frozenset({"elapsed_s", "duration_s", "wall_s", "time_s"})

@@ -17,7 +17,6 @@ import copy
 import json
 import logging
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +37,6 @@ from turngym.train.update import policy_update
 logger = logging.getLogger(__name__)
 
 EVAL_SEED_BASE = 1_000_000  # eval tasks use seeds disjoint from the training sampler's
-
-
-@dataclass
-class StepReport:
-    step: int
-    metrics: dict[str, float] = field(default_factory=dict)
 
 
 def summarize(episodes: list[Episode], prefix: str) -> dict[str, float]:
