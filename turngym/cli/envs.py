@@ -167,7 +167,7 @@ def rollout(
 
     from turngym.agents.rollout import RolloutEngine, make_tasks
     from turngym.agents.scripted import SCRIPTED_AGENTS
-    from turngym.core.episode import new_id
+    from turngym.core.episode import new_id, summarize
     from turngym.store import EpisodeStore
 
     run_id = new_id()[:12]
@@ -238,20 +238,19 @@ def rollout(
     elapsed = time.monotonic() - t0
     summary = Table(title=f"{env_id} · {label} · run {run_id}")
     columns = ["episodes", "success", "mean reward", "mean turns", "invalid rate", "errors", "episodes/s"]
-    num_turns = sum(e.num_turns for e in episodes)
+    stats = summarize(episodes)
     row = [
         str(len(episodes)),
-        f"{sum(e.won for e in episodes) / len(episodes):.3f}",
-        f"{sum(e.outcome_reward for e in episodes) / len(episodes):.3f}",
-        f"{num_turns / len(episodes):.2f}",
-        f"{sum(not t.action_valid for e in episodes for t in e.turns) / max(num_turns, 1):.3f}",
-        str(sum(e.error is not None for e in episodes)),
+        f"{stats['success']:.3f}",
+        f"{stats['reward_mean']:.3f}",
+        f"{stats['turns_mean']:.2f}",
+        f"{stats['invalid_rate']:.3f}",
+        str(int(stats["errors"])),
         f"{len(episodes) / elapsed:.1f}",
     ]
     if policy is not None:
-        new_tokens = sum(len(t.response_token_ids or []) for e in episodes for t in e.turns)
         columns += ["turns/s", "tokens/s"]
-        row += [f"{num_turns / elapsed:.1f}", f"{new_tokens / elapsed:.0f}"]
+        row += [f"{stats['turns'] / elapsed:.1f}", f"{stats['response_tokens'] / elapsed:.0f}"]
     for col in columns:
         summary.add_column(col, justify="right")
     summary.add_row(*row)

@@ -133,3 +133,23 @@ class Episode(BaseModel):
     @classmethod
     def from_json(cls, text: str | bytes) -> Episode:
         return cls.model_validate_json(text)
+
+
+def summarize(episodes: list[Episode], prefix: str = "") -> dict[str, float]:
+    """Batch statistics every report shows (trainer metrics, rollout summaries), named alike.
+
+    ``prefix`` namespaces the keys (``"train"`` → ``train/success``).
+    """
+    n = max(len(episodes), 1)
+    turns = sum(e.num_turns for e in episodes)
+    stats = {
+        "episodes": float(len(episodes)),
+        "success": sum(e.won for e in episodes) / n,
+        "reward_mean": sum(e.outcome_reward for e in episodes) / n,
+        "turns": float(turns),
+        "turns_mean": turns / n,
+        "invalid_rate": sum(not t.action_valid for e in episodes for t in e.turns) / max(turns, 1),
+        "errors": float(sum(e.error is not None for e in episodes)),
+        "response_tokens": float(sum(len(t.response_token_ids or []) for e in episodes for t in e.turns)),
+    }
+    return {f"{prefix}/{k}" if prefix else k: v for k, v in stats.items()}

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from turngym.agents.rollout import RolloutEngine, TaskSpec
-from turngym.core.episode import Episode, new_id
+from turngym.core.episode import Episode, new_id, summarize
 from turngym.core.table import TurnTable
 from turngym.train import algo_inputs
 from turngym.train import checkpoint as ckpt
@@ -37,19 +37,6 @@ from turngym.train.update import policy_update
 logger = logging.getLogger(__name__)
 
 EVAL_SEED_BASE = 1_000_000  # eval tasks use seeds disjoint from the training sampler's
-
-
-def summarize(episodes: list[Episode], prefix: str) -> dict[str, float]:
-    n = max(len(episodes), 1)
-    turns = sum(e.num_turns for e in episodes)
-    return {
-        f"{prefix}/success": sum(e.won for e in episodes) / n,
-        f"{prefix}/reward_mean": sum(e.outcome_reward for e in episodes) / n,
-        f"{prefix}/turns_mean": turns / n,
-        f"{prefix}/invalid_rate": sum(not t.action_valid for e in episodes for t in e.turns) / max(turns, 1),
-        f"{prefix}/errors": float(sum(e.error is not None for e in episodes)),
-        f"{prefix}/response_tokens": float(sum(len(t.response_token_ids or []) for e in episodes for t in e.turns)),
-    }
 
 
 def validate_combination(cfg: TrainConfig) -> None:
@@ -160,6 +147,8 @@ class Trainer:
         self.backend = self._make_backend(model_dir)
         self.agent = self._make_agent(self.backend, temperature=cfg.policy.temperature)
         self.engine = self._make_engine(self.agent)
+        self.eval_agent: Any = None
+        self.eval_engine: RolloutEngine | None = None
         self.pool = None
         if cfg.distributed.ray:
             from turngym.train.distributed import RayRolloutPool
@@ -335,13 +324,11 @@ class Trainer:
         n = n_tasks or cfg.eval.tasks
         options = {"split": cfg.env.eval_split} if cfg.env.eval_split else {}
         tasks = [TaskSpec(seed=EVAL_SEED_BASE + i, options=dict(options)) for i in range(n)]
-        self.eval_agent = getattr(self, "eval_agent", None) or self._make_agent(self.backend, temperature=cfg.policy.eval_temperature)
+        if self.eval_engine is None:  # built once: worker processes are not re-spawned per eval
+            self.eval_agent = self._make_agent(self.backend, temperature=cfg.policy.eval_temperature)
+            self.eval_engine = self._make_engine(self.eval_agent)
         set_sampling_seed(self.eval_agent, EVAL_SEED_BASE)
-        eng = self._make_engine(self.eval_agent)
-        try:
-            episodes = eng.run(tasks, group_size=1, run_id=self.run_id)
-        finally:
-            eng.close()
+        episodes = self.eval_engine.run(tasks, group_size=1, run_id=self.run_id)
         return summarize(episodes, "eval")
 
     # -- the loop -------------------------------------------------------------------------------
@@ -371,7 +358,7 @@ class Trainer:
         return ckpt.save_checkpoint(self.run_dir, self.step, self.model, self.tokenizer, state, keep=self.cfg.run.keep_checkpoints)
 
     def close(self) -> None:
-        for name in ("engine", "pool"):
+        for name in ("engine", "eval_engine", "pool"):
             obj = getattr(self, name, None)
             if obj is not None:
                 obj.close()
