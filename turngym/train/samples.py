@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from turngym.algos.lm import next_token_logprobs
 from turngym.core.episode import Episode
 
 
@@ -198,43 +199,7 @@ def collate(samples: Sequence[Sample], index: Sequence[int], pad_id: int) -> Bat
     return Batch(input_ids, attention, mask, adv, old, clip, list(index))
 
 
-def _decoder_and_head(model: torch.nn.Module) -> tuple[torch.nn.Module, torch.nn.Module] | None:
-    """The transformer body and the LM head of an HF causal LM (peft-wrapped or not)."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    get_decoder = getattr(base, "get_decoder", None)
-    get_head = getattr(base, "get_output_embeddings", None)
-    if get_decoder is None or get_head is None:
-        return None
-    decoder, head = get_decoder(), get_head()
-    if decoder is None or head is None or decoder is base:
-        return None
-    return decoder, head
-
-
 def token_logprobs(model: torch.nn.Module, batch: Batch, *, temperature: float = 1.0, with_entropy: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Log-probability of each next token (B, T-1) under ``model`` at ``temperature``.
-
-    Only positions with ``loss_mask`` 1 are computed (others are 0): the vocabulary projection and
-    softmax are run on those hidden states alone. With step rows, responses are a few tokens of a
-    long prompt, so this skips most of the LM-head work, which dominates small models.
-    """
-    parts = _decoder_and_head(model)
-    if parts is None:  # not a standard HF causal LM: project every position
-        logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits[:, :-1].float()
-        sel = batch.loss_mask > 0
-        logits = logits[sel]
-    else:
-        decoder, head = parts
-        hidden = decoder(input_ids=batch.input_ids, attention_mask=batch.attention_mask).last_hidden_state[:, :-1]
-        sel = batch.loss_mask > 0
-        logits = head(hidden[sel]).float()
-    if temperature != 1.0:
-        logits = logits / temperature
-    logp_all = torch.log_softmax(logits, dim=-1)
-    targets = batch.input_ids[:, 1:][sel]
-    logp = torch.zeros(batch.loss_mask.shape, dtype=logp_all.dtype, device=logp_all.device)
-    logp = logp.masked_scatter(sel, logp_all.gather(-1, targets.unsqueeze(-1)).squeeze(-1))
-    entropy = None
-    if with_entropy:
-        entropy = torch.zeros_like(logp).masked_scatter(sel, -(logp_all.exp() * logp_all).sum(-1))
-    return logp, entropy
+    """Log-probability (and entropy) of each next token (B, T-1) at the batch's trained positions;
+    see :func:`turngym.algos.lm.next_token_logprobs`."""
+    return next_token_logprobs(model, batch.input_ids, batch.attention_mask, batch.loss_mask > 0, temperature=temperature, with_entropy=with_entropy)
