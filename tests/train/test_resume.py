@@ -15,7 +15,7 @@ import pytest
 from turngym.store import EpisodeStore
 
 OVERRIDES = [
-    "run.steps=4", "run.checkpoint_every=1", "run.threads=1", "run.tensorboard=false",
+    "run.steps=8", "run.checkpoint_every=1", "run.threads=1", "run.tensorboard=false",
     "rollout.tasks_per_step=2", "rollout.group_size=2", "rollout.num_envs=4",
     "policy.max_new_tokens=4", "policy.history_k=0", "env.kwargs.max_turns=4",
     "eval.every=2", "eval.tasks=3", "bc.enabled=true", "bc.episodes=6", "bc.epochs=1",
@@ -51,14 +51,16 @@ def test_sigkill_and_resume_matches_uninterrupted_run(tmp_path):
 
     proc = subprocess.Popen(_cmd(str(CONFIG), *OVERRIDES, f"run.out={crashed}", "--profile", "cpu"), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rng = random.Random(os.getpid())
-    target_lines = rng.randint(2, 4)  # the step-0 (BC) line, then 1..3 RL steps
+    # The step-0 (BC) line, then 1..4 RL steps: at least 4 of the 8 steps (each ~0.2 s on a fast
+    # machine) are still to run when the kill lands, so the kill cannot miss the run.
+    target_lines = rng.randint(2, 5)
     metrics = crashed / "metrics.jsonl"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
         if metrics.exists() and len(metrics.read_text().splitlines()) >= target_lines:
             break
         time.sleep(0.05)
-    time.sleep(rng.uniform(0.0, 1.0))  # somewhere inside the next step
+    time.sleep(rng.uniform(0.0, 0.15))  # somewhere inside the next step (or its checkpoint write)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed; make it longer"
@@ -69,4 +71,4 @@ def test_sigkill_and_resume_matches_uninterrupted_run(tmp_path):
     assert _metrics(crashed) == _metrics(ref)
     assert _episodes_by_step(crashed) == _episodes_by_step(ref)
     steps = Counter(s for s, *_ in _episodes_by_step(crashed))
-    assert {s: n for s, n in steps.items() if s and s > 0} == {s: 4 for s in range(1, 5)}
+    assert {s: n for s, n in steps.items() if s and s > 0} == {s: 4 for s in range(1, 9)}
