@@ -59,6 +59,8 @@ class SandboxConfig:
     #: Seconds past ``timeout`` after which the worker itself kills a run (the caller normally has).
     kill_grace_s: float = 2.0
     worker_start_timeout_s: float = 60.0
+    #: Back each worker's pre-imported heap with transparent huge pages (cheaper fork and exit).
+    huge_pages: bool = True
     debug: bool = False
 
     def __post_init__(self) -> None:

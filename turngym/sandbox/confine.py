@@ -77,6 +77,28 @@ def prepare_worker_namespace(ro_paths: list[str], stage: str) -> list[str]:
     return _expose_hidden(ro_paths, stage)
 
 
+def prepare_scratch_parent(parent: str) -> str:
+    """Inside the worker's namespace: a tiny read-only tmpfs at ``parent`` holding one mount point.
+
+    Every child mounts its private scratch tmpfs on the returned ``parent/work``. The worker's
+    Landlock ruleset grants read-write on ``parent``: Landlock skips mount points when it walks up a
+    path (a rule on the mount point itself would not cover the tmpfs mounted there) and checks their
+    parent instead. ``parent`` is read-only and empty apart from the mount point, so the only place a
+    child can write is its own tmpfs, exactly as with a per-child ruleset naming the tmpfs root.
+    """
+    flags = _sys.MS_NOSUID | _sys.MS_NODEV | _sys.MS_NOEXEC
+    _sys.mount("tmpfs", parent, "tmpfs", flags, "mode=0711,size=16k,nr_inodes=8")
+    work = os.path.join(parent, "work")
+    os.mkdir(work, 0o711)
+    _sys.mount("tmpfs", parent, "tmpfs", flags | _sys.MS_REMOUNT | _sys.MS_RDONLY, "mode=0711,size=16k,nr_inodes=8")
+    return work
+
+
+def child_environment(plan: dict[str, Any], scratch: str) -> dict[str, str]:
+    """The complete environment of a child: the plan's fixed variables plus its scratch as home."""
+    return {**plan.get("env", {}), "HOME": scratch, "TMPDIR": scratch, "PWD": scratch}
+
+
 def _vm_bytes() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[0]) * resource.getpagesize()
@@ -123,8 +145,10 @@ def apply(plan: dict[str, Any], keep_fds: list[int]) -> dict[str, Any]:
 
     attempt("new_session", detach)
 
+    ruleset_fd = plan.get("landlock_ruleset_fd")
+
     def close_fds() -> None:
-        keep = sorted(set(keep_fds) | {0, 1, 2})
+        keep = sorted(set(keep_fds) | {0, 1, 2} | ({ruleset_fd} if ruleset_fd is not None else set()))
         lo = 3
         for fd in keep:
             if fd >= lo:
@@ -143,7 +167,7 @@ def apply(plan: dict[str, Any], keep_fds: list[int]) -> dict[str, Any]:
         if not plan.get("worker_mount_ns"):  # the worker did not prepare a private namespace for us
             _sys.mount(None, "/", None, _sys.MS_REC | _sys.MS_PRIVATE)
             info["exposed"] = _expose_hidden(plan["ro_paths"], os.path.join(plan["scratch_base"], "stage"))
-        target = os.path.join(plan["scratch_base"], "scratch")
+        target = plan.get("scratch_mount") or os.path.join(plan["scratch_base"], "scratch")
         opts = f"size={plan['scratch_size_mb']}m,nr_inodes={plan['scratch_inodes']},mode=0700"
         if plan.get("uid") is not None and "setuid" not in disabled:
             opts += f",uid={plan['uid']},gid={plan['gid']}"
@@ -178,9 +202,20 @@ def apply(plan: dict[str, Any], keep_fds: list[int]) -> dict[str, Any]:
     attempt("rlimits", rlimits)
 
     def do_landlock() -> int:
+        ruleset = plan.get("landlock_ruleset_fd")
+        if ruleset is not None and scratch == plan.get("landlock_scratch"):
+            # Built by the worker with our scratch mount point as the read-write path: a rule on the
+            # mount point covers the tmpfs mounted on it (Landlock walks up across mounts).
+            landlock.restrict_self(ruleset)
+            return int(plan["landlock_abi"])
         return landlock.restrict(plan["ro_paths"], [scratch], plan["rw_files"])
 
     abi = attempt("landlock", do_landlock)
+    if plan.get("landlock_ruleset_fd") is not None:
+        try:
+            os.close(plan["landlock_ruleset_fd"])
+        except OSError:
+            pass
     if abi:
         info["landlock_abi"] = abi
 
@@ -210,12 +245,12 @@ def apply(plan: dict[str, Any], keep_fds: list[int]) -> dict[str, Any]:
         layers["seccomp_strict"] = True if layers.get("seccomp") is True else "seccomp inactive"
 
     def clear_env() -> None:
-        os.environ.clear()
-        os.environ.update(plan.get("env", {}))
-        os.environ.update({"HOME": scratch, "TMPDIR": scratch, "PWD": scratch})
+        if plan.get("env_scratch") != scratch:  # the worker prepared the environment for another scratch
+            os.environ.clear()
+            os.environ.update(child_environment(plan, scratch))
         import tempfile
 
-        tempfile.tempdir = None
+        tempfile.tempdir = scratch
 
     attempt("clear_env", clear_env)
 

@@ -74,11 +74,14 @@ def fs_rights(abi: int) -> int:
     return _FS_BY_ABI.get(abi, _FS_BY_ABI[5]) if abi > 0 else 0
 
 
-def restrict(read_only: Iterable[str], read_write: Iterable[str], rw_files: Iterable[str] = (), *, abi: int | None = None) -> int:
-    """Confine the calling process to the given paths, with no TCP and scoped signals.
+def build_ruleset(read_only: Iterable[str], read_write: Iterable[str], rw_files: Iterable[str] = (), *,
+                  abi: int | None = None) -> tuple[int, int]:
+    """A ruleset fd allowing the given paths, no TCP and scoped signals; returns (fd, abi).
 
-    Paths that do not exist are skipped (a venv may lack ``lib64``). Returns the ABI used. Raises
-    ``OSError`` when the kernel refuses, so the caller can report the layer as inactive.
+    Paths that do not exist are skipped (a venv may lack ``lib64``). Raises ``OSError`` when the
+    kernel refuses, so the caller can report the layer as inactive. A ruleset is only a description:
+    it confines nobody until ``restrict_self`` and can be applied by any number of processes, which
+    is how the worker builds it once and every forked child pays a single syscall.
     """
     abi = abi_version() if abi is None else abi
     if abi <= 0:
@@ -109,11 +112,29 @@ def restrict(read_only: Iterable[str], read_write: Iterable[str], rw_files: Iter
                     raise OSError(err, f"landlock_add_rule({path}): {os.strerror(err)}")
             finally:
                 os.close(fd)
-        if _libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
-            raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
-        if _libc.syscall(_SYS_RESTRICT_SELF, ctypes.c_int(ruleset_fd), ctypes.c_uint32(0)) < 0:
-            err = ctypes.get_errno()
-            raise OSError(err, f"landlock_restrict_self: {os.strerror(err)}")
+    except BaseException:
+        os.close(ruleset_fd)
+        raise
+    return ruleset_fd, abi
+
+
+def restrict_self(ruleset_fd: int) -> None:
+    """Enforce a ruleset on the calling process (and everything it later spawns); irreversible.
+
+    The enforced domain is a copy: changes to the ruleset afterwards do not affect it.
+    """
+    if _libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+    if _libc.syscall(_SYS_RESTRICT_SELF, ctypes.c_int(ruleset_fd), ctypes.c_uint32(0)) < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"landlock_restrict_self: {os.strerror(err)}")
+
+
+def restrict(read_only: Iterable[str], read_write: Iterable[str], rw_files: Iterable[str] = (), *, abi: int | None = None) -> int:
+    """Confine the calling process to the given paths, with no TCP and scoped signals; returns the ABI."""
+    ruleset_fd, abi = build_ruleset(read_only, read_write, rw_files, abi=abi)
+    try:
+        restrict_self(ruleset_fd)
     finally:
         os.close(ruleset_fd)
     return abi

@@ -25,10 +25,10 @@ import struct
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from . import _protocol, _sys, collector, confine, seccomp_filter
+from . import _protocol, _sys, collector, confine, hugepages, landlock, seccomp_filter
 from .child import main as child_main
 from .config import SandboxConfig
 
@@ -165,8 +165,10 @@ class Worker:
       its own spare and collects the result.
     """
 
-    def __init__(self, cfg: SandboxConfig, transport: SocketTransport | StdioTransport) -> None:
+    def __init__(self, cfg: SandboxConfig, transport: SocketTransport | StdioTransport,
+                 heap: hugepages.CollapseReport | None = None) -> None:
         self.cfg = cfg
+        self.heap = heap
         self.sock = transport
         self.direct = bool(cfg.direct and getattr(transport, "can_pass_fds", False))
         self.disabled = set(cfg.disable)
@@ -186,6 +188,9 @@ class Worker:
         self.exiting: dict[int, _Child] = {}  # proxied runs finished but not yet reaped
         self.deadlines: dict[int, float] = {}  # lent child pid -> when we kill it regardless
         self.pidns_fd, self.pidns_reason = self._probe_pidns()
+        # Nothing here starts threads (BLAS pools are pinned to one thread by the environment), so
+        # forks can skip CPython's at-fork hooks; checked, since a native thread would make that unsafe.
+        self.single_threaded = _sys.thread_count() == 1
         bpf, reason = None, ""
         if "seccomp" not in self.disabled:
             ok, reason = seccomp_filter.available()
@@ -213,6 +218,35 @@ class Worker:
                 self.plan["worker_mount_ns"] = True
             except OSError as exc:
                 self.plan["worker_mount_ns_reason"] = str(exc)
+        self._prepare_for_children()
+
+    def _prepare_for_children(self) -> None:
+        """Do once here what every child would otherwise redo on its critical path.
+
+        Children with a private tmpfs all see their scratch at the same path, so the environment
+        they must have and the Landlock ruleset they must enforce are the same for all of them. The
+        worker builds both before forking (it never runs anything that reads its own environment);
+        a child whose scratch ended up elsewhere (no tmpfs) builds its own from the plan.
+        """
+        self.landlock_fd: int | None = None
+        parent = os.path.join(self.base, "scratch")
+        scratch = parent
+        if self.plan["worker_mount_ns"]:
+            try:
+                scratch = self.plan["scratch_mount"] = confine.prepare_scratch_parent(parent)
+            except OSError as exc:
+                self.plan["scratch_parent_reason"] = str(exc)
+        os.environ.clear()
+        os.environ.update(confine.child_environment(self.plan, scratch))
+        self.plan["env_scratch"] = scratch
+        if "landlock" in self.disabled or "scratch_mount" not in self.plan:
+            return
+        try:
+            fd, abi = landlock.build_ruleset(self.plan["ro_paths"], [parent], self.plan["rw_files"])
+        except OSError:
+            return  # each child tries again and reports why the layer is inactive
+        self.landlock_fd = fd
+        self.plan.update(landlock_ruleset_fd=fd, landlock_abi=abi, landlock_scratch=scratch)
 
     # ---------------------------------------------------------------- children
     def _probe_pidns(self) -> tuple[int | None, str]:
@@ -246,7 +280,7 @@ class Worker:
         scratch = os.path.join(self.base, f"c{self.counter}")
         sys.stdout.flush()
         sys.stderr.flush()
-        pid = os.fork()
+        pid = _sys.bare_fork() if self.single_threaded else os.fork()
         if pid == 0:  # child: never return into the worker loop
             code = 70
             try:
@@ -416,7 +450,7 @@ class Worker:
         self.idle.append(child)
         return {"op": "hello", "ok": bool(ready.get("ready")), "error": ready.get("error"),
                 "layers": ready.get("layers", {}), "info": ready.get("info", {}), "pid": os.getpid(),
-                "uid": self.uid, "direct": self.direct}
+                "uid": self.uid, "direct": self.direct, "heap": asdict(self.heap) if self.heap else None}
 
     def _read_ready(self, child: _Child, timeout: float = 30.0) -> tuple[list[Any], bytes]:
         buf = b""
@@ -605,6 +639,11 @@ class Worker:
             self.reap()
         except OSError:
             pass
+        if "scratch_mount" in self.plan:  # our read-only scratch parent, or rmtree cannot empty it
+            try:
+                _sys.umount2(os.path.join(self.base, "scratch"), _sys.MNT_DETACH)
+            except OSError:
+                pass
         shutil.rmtree(self.base, ignore_errors=True)
 
 
@@ -659,7 +698,8 @@ def main(argv: list[str] | None = None) -> None:
             pass
     gc.collect()
     gc.freeze()  # keep the shared heap out of later collections: fewer copy-on-write faults per child
-    Worker(cfg, transport).serve()
+    heap = hugepages.collapse_heap() if cfg.huge_pages else hugepages.CollapseReport("disabled by configuration")
+    Worker(cfg, transport, heap=heap).serve()
 
 
 BOOTSTRAP = (
