@@ -53,6 +53,12 @@ def compile_filter(strict: bool = False) -> bytes:
     """Return the raw BPF program (array of ``struct sock_filter``) for the current architecture."""
     sc = _module()
     f = sc.SyscallFilter(sc.ALLOW)
+    try:
+        # A binary search over syscall numbers instead of a linear list: every syscall a child makes
+        # runs the filter, and the linear form cost ~4% of a run's CPU here.
+        f.set_attr(sc.Attr.CTL_OPTIMIZE, 2)
+    except (AttributeError, OSError, ValueError, RuntimeError):
+        pass  # older libseccomp: the linear filter is just as correct
     eperm = sc.ERRNO(errno.EPERM)
     for name in DENIED + (STRICT_DENIED if strict else ()):
         try:
