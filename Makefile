@@ -8,7 +8,7 @@ TEST_STAMP := $(VENV)/.turngym-test
 
 .PHONY: demo test test-main test-vllm test-fast bench install clean
 
-$(BASE_STAMP): pyproject.toml
+$(BASE_STAMP): pyproject.toml setup.py turngym/sandbox/_forkloop.c
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	# torch first, pinned to the CPU wheel: any other spelling may pull a multi-GB CUDA build.

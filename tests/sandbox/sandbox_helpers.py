@@ -41,9 +41,10 @@ def sandbox_pids(backend: LocalBackend) -> list[int]:
 
 
 def wait_for_only_spares(backend: LocalBackend, timeout: float = 5.0) -> list[int]:
-    """Poll until the only sandbox processes are idle spares: direct children of a worker, at most
-    ``spares`` per worker. Returns the offending pids (empty when clean)."""
+    """Poll until the only sandbox processes are idle spares: direct children of a worker's fork
+    server, at most ``spares`` per worker. Returns the offending pids (empty when clean)."""
     workers = set(backend.worker_pids())
+    parents = set(backend.fork_server_pids())
     pidns = backend.capabilities()["layers"].get("pid_namespace") is True
     limit = len(workers) * (backend.config.spares if pidns else 1)  # the worker keeps one spare without it
     deadline = time.monotonic() + timeout
@@ -52,7 +53,7 @@ def wait_for_only_spares(backend: LocalBackend, timeout: float = 5.0) -> list[in
         bad = []
         for pid in pids:
             st = _status(pid)
-            if st is not None and int(st.split("PPid:")[1].split()[0]) not in workers:
+            if st is not None and int(st.split("PPid:")[1].split()[0]) not in parents:
                 bad.append(pid)
         if len(pids) > limit:
             bad = pids

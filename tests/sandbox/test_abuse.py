@@ -180,7 +180,7 @@ def test_100mb_stdout(backend):
 
 
 def test_killing_parent_and_everyone(backend):
-    me, workers = os.getpid(), backend.worker_pids()
+    me, workers = os.getpid(), backend.worker_pids() + backend.fork_server_pids()
     code = textwrap.dedent(f"""
         import os, signal
         out = []
@@ -237,21 +237,22 @@ def test_trainer_dying_takes_worker_and_child(tmp_path):
         b = LocalBackend(workers=1)
         threading.Thread(target=b.run, args=("import time; time.sleep(120)",), kwargs={"timeout": 120}, daemon=True).start()
         time.sleep(0.5)
-        print(b.worker_pids()[0], b.config.uid_base, flush=True)
+        print(b.worker_pids()[0], b.config.uid_base, b.fork_server_pids()[0], flush=True)
         time.sleep(600)
     """))
     proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
     try:
-        wpid, uid_base = map(int, proc.stdout.readline().split())
+        wpid, uid_base, server = map(int, proc.stdout.readline().split())
         uid = uid_base + wpid
         assert _uid_pids(uid), "the run child should be alive before the trainer dies"
     finally:
         proc.kill()
         proc.wait()
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and (_alive(wpid) or _uid_pids(uid)):
+    while time.monotonic() < deadline and (_alive(wpid) or _alive(server) or _uid_pids(uid)):
         time.sleep(0.1)
     assert not _alive(wpid), "worker survived its trainer"
+    assert not _alive(server), "fork server survived its worker"
     assert not _uid_pids(uid), "sandbox child survived its worker"
 
 

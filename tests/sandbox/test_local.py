@@ -159,3 +159,11 @@ def test_proxied_mode_matches_direct_mode():
 def test_crash_is_killed_by_signal(backend):
     r = backend.run("import ctypes\nctypes.string_at(0)")
     assert r.status == "killed" and r.meta["signal_name"] == "SIGSEGV" and r.exit_code == -11
+
+
+def test_scratch_parent_is_read_only(backend):
+    """Landlock allows writes under the scratch's parent (it skips mount points); only the tmpfs is writable."""
+    if backend.capabilities()["layers"].get("scratch_tmpfs") is not True:
+        pytest.skip("no private tmpfs scratch here")
+    r = backend.run("import os\nopen('inside', 'w').write('x')\nprint(os.path.exists('inside'))\nopen('../beside', 'w')")
+    assert r.stdout == "True\n" and r.error_name in ("OSError", "PermissionError"), (r.stdout, r.error_name, r.error_value)

@@ -49,6 +49,10 @@ def check(
     console = Console()
     console.print(table)
     console.print(f"smoke test print(1+1): {probe.status} {probe.stdout.strip()!r}   strict mode: {strict}")
+    fs = live.get("fork_server") or {}
+    if fs:
+        loop = "C loop" if fs.get("native") else "Python loop (C extension not compiled)"
+        console.print(f"fork server: {loop}; heap on huge pages: {fs.get('huge_pages_mb', 0)} MiB (THP {fs.get('thp')})")
     if probe.status != "ok":
         raise typer.Exit(1)
 

@@ -61,6 +61,8 @@ class SandboxConfig:
     worker_start_timeout_s: float = 60.0
     #: Back each worker's pre-imported heap with transparent huge pages (cheaper fork and exit).
     huge_pages: bool = True
+    #: Use the fork server's C loop when it was compiled (False: the pure-Python loop).
+    native_fork_server: bool = True
     debug: bool = False
 
     def __post_init__(self) -> None:

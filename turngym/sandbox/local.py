@@ -352,10 +352,15 @@ class LocalBackend(Backend):
     def capabilities(self) -> dict[str, Any]:
         """Layers the worker's children actually applied (True) or why not (a reason string)."""
         return {"backend": self.name, "layers": dict(self.layers), "info": dict(self.info),
-                "strict": self.config.strict, "workers": len(self._all), "worker_uid": self._all[0].hello.get("uid") if self._all else None}
+                "strict": self.config.strict, "workers": len(self._all), "worker_uid": self._all[0].hello.get("uid") if self._all else None,
+                "fork_server": dict(self._all[0].hello.get("fork_server") or {}) if self._all else None}
 
     def worker_pids(self) -> list[int]:
         return [w.pid for w in self._all]
+
+    def fork_server_pids(self) -> list[int]:
+        """The processes that fork the sandbox children (one per worker; the children's parent)."""
+        return [int(w.hello["fork_server"]["pid"]) for w in self._all if w.hello.get("fork_server")]
 
     def close(self) -> None:
         self._closed = True

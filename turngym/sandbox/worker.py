@@ -4,6 +4,8 @@ Started with ``subprocess.Popen`` (never forked from the trainer) and a scrubbed
 speaks length-prefixed JSON over a Unix socket on fd 0 (or over stdin/stdout with ``--stdio``, inside
 a container). It pre-imports the common modules once, then keeps *spare* children that are already
 confined and blocked on their request pipe, so a run costs one pipe write plus the code itself.
+The children are forked by the worker's fork server (``forkserver``), a copy of the worker that
+does nothing else, so the heap they share stays untouched between forks.
 Each child is pid 1 of its own PID namespace (when root), so everything it spawns dies with it, and
 its scratch is a private tmpfs that vanishes with its mount namespace. Like any init, it ignores
 signals it sends *itself* without a handler (``os.kill(os.getpid(), SIGKILL)`` is a no-op); faults
@@ -25,16 +27,20 @@ import struct
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
-from . import _protocol, _sys, collector, confine, hugepages, landlock, seccomp_filter
+from . import _protocol, _sys, collector, confine, forkserver, hugepages, landlock, seccomp_filter
 from .child import main as child_main
+from .child import rehearse as child_rehearse
 from .config import SandboxConfig
 
 _RO_SYSTEM = ("/usr/lib", "/usr/lib64", "/usr/lib32", "/lib", "/lib64", "/usr/share/zoneinfo",
               "/usr/bin", "/bin", "/etc/ld.so.cache", "/etc/localtime", "/dev/urandom", "/dev/random", "/dev/zero")
 _RW_FILES = ("/dev/null",)
+#: Order of a child's pipe ends in a fork-server request.
+_RUN_FDS = ("req", "res", "out", "err", "tick")
+_SESSION_FDS = ("req", "res")
 
 
 def _read_paths(cfg: SandboxConfig) -> list[str]:
@@ -165,10 +171,8 @@ class Worker:
       its own spare and collects the result.
     """
 
-    def __init__(self, cfg: SandboxConfig, transport: SocketTransport | StdioTransport,
-                 heap: hugepages.CollapseReport | None = None) -> None:
+    def __init__(self, cfg: SandboxConfig, transport: SocketTransport | StdioTransport) -> None:
         self.cfg = cfg
-        self.heap = heap
         self.sock = transport
         self.direct = bool(cfg.direct and getattr(transport, "can_pass_fds", False))
         self.disabled = set(cfg.disable)
@@ -180,7 +184,7 @@ class Worker:
         os.mkdir(os.path.join(self.base, "scratch"), 0o711)
         os.mkdir(os.path.join(self.base, "stage"), 0o700)
         self.counter = 0
-        self.reaped: dict[int, tuple[int, Any]] = {}
+        self.reaped: dict[int, tuple[int, float]] = {}  # pid -> (wait status, CPU seconds)
         self.sessions: dict[int, int] = {}  # pid -> pidfd (sessions whose pipes the trainer holds)
         self.proxied: dict[str, _Child] = {}  # sessions served through this worker (stdio transport)
         self.idle: list[_Child] = []  # spares the worker keeps (proxied mode)
@@ -219,6 +223,24 @@ class Worker:
             except OSError as exc:
                 self.plan["worker_mount_ns_reason"] = str(exc)
         self._prepare_for_children()
+        # Last, so the server inherits everything above; it must not hold the trainer's channel.
+        self.forks = forkserver.ForkServer(self._child_entry, pidns_fd=self.pidns_fd, close_in_server=self.sock.fds(),
+                                           native=cfg.native_fork_server, bare=self.single_threaded,
+                                           prepare=self._settle_heap)
+
+    def _settle_heap(self) -> None:
+        """Runs once in the (native) fork server: leave a heap that children share cheaply.
+
+        The server never writes to its heap again, so what it leaves here is what every fork
+        copies: an allocator with hot free chunks (``rehearse``), no pending garbage, and huge pages
+        (``hugepages``: fork and exit cost per 2 MiB instead of per 4 KiB). Collapsing here, not in
+        the worker, keeps them huge: the worker's own writes would split them.
+        """
+        child_rehearse()
+        gc.collect()
+        gc.freeze()
+        if self.cfg.huge_pages:
+            hugepages.collapse_heap()
 
     def _prepare_for_children(self) -> None:
         """Do once here what every child would otherwise redo on its critical path.
@@ -268,46 +290,25 @@ class Worker:
         return max(1, self.cfg.spares) if self.pidns_fd is not None else 1
 
     def _fork(self, mode: str, child_fds: dict[str, int], uid_offset: int = 0) -> _Child:
-        """Fork a child that confines itself and then serves ``mode`` ('run' or 'session')."""
-        pidns = False
-        if self.pidns_fd is not None:
-            try:
-                _sys.unshare(_sys.CLONE_NEWPID)
-                pidns = True
-            except OSError as exc:
-                self.pidns_reason = str(exc)
+        """Have the fork server fork a child that confines itself and serves ``mode`` ('run'/'session')."""
+        names = _RUN_FDS if mode == "run" else _SESSION_FDS
         self.counter += 1
-        scratch = os.path.join(self.base, f"c{self.counter}")
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = _sys.bare_fork() if self.single_threaded else os.fork()
-        if pid == 0:  # child: never return into the worker loop
-            code = 70
-            try:
-                self._close_worker_fds(child_fds)
-                plan = self.plan | {"pid_namespace": pidns, "uid": self._uid(uid_offset), "gid": self._uid(uid_offset),
-                                    "fallback_scratch": scratch}
-                code = child_main(mode, plan, child_fds, self.cfg)
-            except BaseException:
-                pass
-            os._exit(code)
-        if pidns:
-            _sys.setns(self.pidns_fd, _sys.CLONE_NEWPID)  # our later forks stay in our namespace
-        for fd in child_fds.values():
-            os.close(fd)
-        return _Child(pid=pid, pidfd=os.pidfd_open(pid), pidns=pidns, scratch=scratch)
+        try:
+            pid, pidfd, pidns = self.forks.fork(mode[0], [child_fds[n] for n in names], uid_offset, self.counter)
+        finally:
+            for fd in child_fds.values():
+                os.close(fd)
+        return _Child(pid=pid, pidfd=pidfd, pidns=pidns, scratch=os.path.join(self.base, f"c{self.counter}"))
 
-    def _close_worker_fds(self, keep: dict[str, int]) -> None:
-        """The trainer socket and other children's pipes must never reach a child, whatever layers run."""
-        own = self.sock.fds() + ([self.pidns_fd] if self.pidns_fd is not None else [])
-        others = [fd for c in self.idle + list(self.lent.values()) + list(self.proxied.values()) for fd in [*c.fds.values(), c.pidfd]]
-        others += list(self.sessions.values())
-        for fd in own + others:
-            if fd >= 0 and fd not in keep.values():
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+    def _child_entry(self, mode: str, fds: list[int], uid_offset: int, scratch_id: int, pidns: bool) -> int:
+        """Runs in each child the fork server forks: confine, then serve a run or a session."""
+        names = _RUN_FDS if mode == "r" else _SESSION_FDS
+        if len(fds) != len(names):
+            return 71
+        uid = self._uid(uid_offset)
+        plan = self.plan | {"pid_namespace": pidns, "uid": uid, "gid": uid,
+                            "fallback_scratch": os.path.join(self.base, f"c{scratch_id}")}
+        return child_main("run" if mode == "r" else "session", plan, dict(zip(names, fds)), self.cfg)
 
     def _uid(self, offset: int) -> int | None:
         return None if self.uid is None else self.uid + offset
@@ -377,14 +378,11 @@ class Worker:
             except OSError:
                 pass
 
-    def _wait(self, pid: int) -> tuple[int, Any] | None:
+    def _wait(self, pid: int) -> tuple[int, float] | None:
+        """(wait status, CPU seconds) of a child, blocking until the fork server has reaped it."""
         if pid in self.reaped:
             return self.reaped.pop(pid)
-        try:
-            _, status, ru = os.wait4(pid, 0)
-            return status, ru
-        except ChildProcessError:
-            return self.reaped.pop(pid, None)
+        return self.forks.wait_exit(pid, timeout=60.0)
 
     def _after_exit(self, child: _Child) -> None:
         if child.scratch and os.path.isdir(child.scratch):
@@ -393,13 +391,11 @@ class Worker:
             self._fallback_cleanup()
 
     def reap(self) -> None:
-        while True:
-            try:
-                pid, status, ru = os.wait4(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
+        """Act on every exit the fork server reported (children and orphans it adopted)."""
+        self._reap_own()
+        self.forks.poll()
+        while self.forks.exits:
+            pid, status, cpu = self.forks.exits.popleft()
             if pid in self.sessions:
                 os.close(self.sessions.pop(pid))
             elif pid in self.exiting:
@@ -408,7 +404,7 @@ class Worker:
                 child = self.lent.pop(pid)
                 child.close()
                 self._after_exit(child)
-                self.sock.send({"op": "exit", "pid": pid, "status": status, "cpu_s": ru.ru_utime + ru.ru_stime})
+                self.sock.send({"op": "exit", "pid": pid, "status": status, "cpu_s": cpu})
             else:
                 for child in list(self.idle):
                     if child.pid == pid:  # a spare died before use
@@ -417,9 +413,19 @@ class Worker:
                         self._after_exit(child)
                         break
                 else:
-                    self.reaped[pid] = (status, ru)
+                    self.reaped[pid] = (status, cpu)
             if len(self.reaped) > 256:  # statuses nobody asked for (orphans adopted as subreaper)
                 self.reaped.pop(next(iter(self.reaped)))
+
+    @staticmethod
+    def _reap_own() -> None:
+        """Our own children are the fork server (its death shows on its socket) and, only if it died,
+        the orphans of its children we adopted as subreaper: nobody needs their statuses."""
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                pass
+        except ChildProcessError:
+            pass
 
     def _fallback_cleanup(self) -> None:
         """Without a PID namespace: kill whatever the run uid left behind, from a setuid helper."""
@@ -450,7 +456,9 @@ class Worker:
         self.idle.append(child)
         return {"op": "hello", "ok": bool(ready.get("ready")), "error": ready.get("error"),
                 "layers": ready.get("layers", {}), "info": ready.get("info", {}), "pid": os.getpid(),
-                "uid": self.uid, "direct": self.direct, "heap": asdict(self.heap) if self.heap else None}
+                "uid": self.uid, "direct": self.direct,
+                "fork_server": {"pid": self.forks.pid, "native": self.forks.native, "thp": hugepages.thp_mode(),
+                                "huge_pages_mb": hugepages.anon_huge_mb(self.forks.pid)}}
 
     def _read_ready(self, child: _Child, timeout: float = 30.0) -> tuple[list[Any], bytes]:
         buf = b""
@@ -494,8 +502,7 @@ class Worker:
             if collector.needs_exit_status(c) or not child.pidns:
                 if not c.exited:
                     self._kill(child)
-                w = self._wait(child.pid)
-                status = None if w is None else (w[0], w[1].ru_utime + w[1].ru_stime)
+                status = self._wait(child.pid)
                 self._after_exit(child)
             else:
                 self.exiting[child.pid] = child  # exits on its own; reap() cleans up after it
@@ -527,7 +534,9 @@ class Worker:
                 self._replenish()
                 if not self.sock.pending():
                     ticks = {c.fds["tick"]: c for c in self.lent.values() if "tick" in c.fds}
-                    watched = [self.sock, *ticks] + [c.pidfd for c in self.lent.values()]
+                    # Exits arrive as fork-server messages: a lent child's pidfd turns readable
+                    # before the server has reaped it, so watching it here would spin.
+                    watched = [self.sock, self.forks, *ticks]
                     r, _, _ = select.select(watched, [], [], self._enforce_deadlines())
                     for fd in r:
                         if fd in ticks:
@@ -565,7 +574,7 @@ class Worker:
                     for fd in fds:
                         os.close(fd)
                     self.sock.send({"op": "reply", "ok": False, "error": f"unknown op {op!r}"})
-        except (BrokenPipeError, ConnectionError):
+        except (BrokenPipeError, ConnectionError):  # includes ForkServerDied: the pool starts a new worker
             return
         finally:
             self.shutdown()
@@ -639,6 +648,7 @@ class Worker:
             self.reap()
         except OSError:
             pass
+        self.forks.close()
         if "scratch_mount" in self.plan:  # our read-only scratch parent, or rmtree cannot empty it
             try:
                 _sys.umount2(os.path.join(self.base, "scratch"), _sys.MNT_DETACH)
@@ -698,8 +708,7 @@ def main(argv: list[str] | None = None) -> None:
             pass
     gc.collect()
     gc.freeze()  # keep the shared heap out of later collections: fewer copy-on-write faults per child
-    heap = hugepages.collapse_heap() if cfg.huge_pages else hugepages.CollapseReport("disabled by configuration")
-    Worker(cfg, transport, heap=heap).serve()
+    Worker(cfg, transport).serve()
 
 
 BOOTSTRAP = (
