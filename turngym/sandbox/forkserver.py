@@ -172,7 +172,10 @@ class ForkServer:
                     pass
                 if self.native:
                     if prepare is not None:
-                        prepare()
+                        try:
+                            prepare()
+                        except Exception:
+                            pass  # an optimisation only: serve with the heap as it is
                     child = _forkloop.serve(theirs.fileno(), -1 if pidns_fd is None else pidns_fd, [theirs.fileno()])
                     if child is not None:  # we are a forked child, not the server
                         run_child(entry, *child)

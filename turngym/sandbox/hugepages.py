@@ -1,4 +1,4 @@
-"""Back the worker's pre-imported heap with transparent huge pages, so each fork costs less.
+"""Back the fork server's pre-imported heap with transparent huge pages, so each fork costs less.
 
 A run costs one ``fork`` of a worker holding numpy and sympy (~60-90 MB resident), and both ends of a
 child's life scale with the number of pages it maps: ``fork`` copies a page-table entry (and bumps a
