@@ -99,7 +99,15 @@ def child_environment(plan: dict[str, Any], scratch: str) -> dict[str, str]:
     return {**plan.get("env", {}), "HOME": scratch, "TMPDIR": scratch, "PWD": scratch}
 
 
-def _vm_bytes() -> int:
+def reseed_rngs() -> None:
+    """Fresh seeds for ``random`` and numpy's global generator (a fork copies their state)."""
+    random.seed()
+    np = sys.modules.get("numpy")
+    if np is not None and "numpy.random" in sys.modules:
+        np.random.seed(int.from_bytes(os.urandom(4), "little"))
+
+
+def vm_bytes() -> int:
     # A raw read on purpose: the first buffered text read in a fresh child was measured at ~160
     # copy-on-write faults (buffer allocation), a tenth of the child's start-up.
     fd = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)
@@ -188,7 +196,7 @@ def apply(plan: dict[str, Any], keep_fds: list[int]) -> dict[str, Any]:
     info["scratch"] = scratch
     os.chdir(scratch)
 
-    info["vm_base"] = vm_base = _vm_bytes()
+    info["vm_base"] = vm_base = vm_bytes()
 
     def rlimits() -> None:
         mb = 1 << 20
@@ -259,13 +267,7 @@ def apply(plan: dict[str, Any], keep_fds: list[int]) -> dict[str, Any]:
 
     attempt("clear_env", clear_env)
 
-    def reseed() -> None:
-        random.seed()
-        np = sys.modules.get("numpy")
-        if np is not None:
-            np.random.seed(int.from_bytes(os.urandom(4), "little"))
-
-    attempt("reseed", reseed)
+    attempt("reseed", reseed_rngs)
     # Everything alive now (inherited or made while confining) is never garbage for the user code:
     # freezing it keeps the cell's collections off those objects. A gc.collect() here would instead
     # write to every tracked object's header, copying its page (~0.2 ms per child, measured).
