@@ -134,3 +134,43 @@ def test_a_dead_fork_server_costs_one_run_then_the_worker_is_replaced():
         assert not wait_for_only_spares(b)
     finally:
         b.close()
+
+
+CTYPES_SCRIPT = textwrap.dedent("""
+    import json, os, socket, sys
+    from turngym.sandbox import _sys, landlock, seccomp_filter
+    for module in (_sys, landlock, seccomp_filter):
+        module._native = None  # as on a machine where the C extension could not be built
+    out = {"expect": [name for name, ok in (("seccomp", seccomp_filter.available()[0]),
+                                            ("landlock", landlock.abi_version() > 0)) if ok]}
+    try:
+        _sys.setns(-1, 0)
+    except OSError as exc:
+        out["setns_errno"] = exc.errno
+    _sys.prctl(_sys.PR_SET_PDEATHSIG, 9)
+    if seccomp_filter.available()[0]:
+        seccomp_filter.load(seccomp_filter.compile_filter())
+        try:
+            socket.socket()
+            out["seccomp"] = "socket allowed"
+        except PermissionError:
+            out["seccomp"] = "denied"
+    if landlock.abi_version():
+        landlock.restrict([sys.prefix, sys.base_prefix, "/usr/lib", "/lib"], [])
+        try:
+            open("/etc/hostname").read()
+            out["landlock"] = "read allowed"
+        except PermissionError:
+            out["landlock"] = "denied"
+    print(json.dumps(out))
+""")
+
+
+def test_ctypes_fallbacks_of_the_syscall_wrappers():
+    """Without the extension, _sys/landlock/seccomp_filter fall back to ctypes; the layers still hold."""
+    proc = subprocess.run([sys.executable, "-c", CTYPES_SCRIPT], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["setns_errno"] == 9  # EBADF, raised as OSError like the C wrapper does
+    for layer in out["expect"]:
+        assert out[layer] == "denied", out

@@ -14,6 +14,11 @@
  *
  * The interpreter must be single-threaded: the child skips CPython's at-fork hooks (see
  * _sys.bare_fork) and the GIL is held throughout.
+ *
+ * Also thin wrappers of the syscalls a child makes while confining itself (unshare, setns, mount,
+ * prctl, landlock_restrict_self, seccomp). _sys.py, landlock.py and seccomp_filter.py use them when
+ * this module is built and ctypes otherwise: in a freshly forked child, ctypes' first calls cost
+ * ~130 us and ~50 copy-on-write faults, measured.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -28,8 +33,16 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+
+#ifndef SYS_landlock_restrict_self
+#define SYS_landlock_restrict_self 446
+#endif
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -178,8 +191,74 @@ worker_gone:
     Py_RETURN_NONE;
 }
 
+static PyObject *errno_result(long rc, const char *what) {
+    if (rc == 0) Py_RETURN_NONE;
+    int e = errno;
+    PyObject *exc_args = Py_BuildValue("(iN)", e, PyUnicode_FromFormat("%s: %s", what, strerror(e)));
+    if (exc_args) {
+        PyErr_SetObject(PyExc_OSError, exc_args);  /* OSError picks the subclass (PermissionError, ...) */
+        Py_DECREF(exc_args);
+    }
+    return NULL;
+}
+
+static PyObject *py_unshare(PyObject *self, PyObject *args) {
+    int flags;
+    if (!PyArg_ParseTuple(args, "i", &flags)) return NULL;
+    return errno_result(unshare(flags), "unshare");
+}
+
+static PyObject *py_setns(PyObject *self, PyObject *args) {
+    int fd, nstype;
+    if (!PyArg_ParseTuple(args, "ii", &fd, &nstype)) return NULL;
+    return errno_result(setns(fd, nstype), "setns");
+}
+
+static PyObject *py_mount(PyObject *self, PyObject *args) {
+    const char *source, *target, *fstype, *data;
+    unsigned long flags;
+    if (!PyArg_ParseTuple(args, "zszkz", &source, &target, &fstype, &flags, &data)) return NULL;
+    return errno_result(mount(source, target, fstype, flags, data), "mount");
+}
+
+static PyObject *py_prctl(PyObject *self, PyObject *args) {
+    int option;
+    unsigned long arg;
+    if (!PyArg_ParseTuple(args, "ik", &option, &arg)) return NULL;
+    return errno_result(prctl(option, arg, 0, 0, 0), "prctl");
+}
+
+static PyObject *py_landlock_restrict_self(PyObject *self, PyObject *args) {
+    int fd;
+    if (!PyArg_ParseTuple(args, "i", &fd)) return NULL;
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return errno_result(-1, "prctl(PR_SET_NO_NEW_PRIVS)");
+    return errno_result(syscall(SYS_landlock_restrict_self, fd, 0), "landlock_restrict_self");
+}
+
+static PyObject *py_seccomp_load(PyObject *self, PyObject *args) {
+    Py_buffer bpf;
+    if (!PyArg_ParseTuple(args, "y*", &bpf)) return NULL;
+    if (bpf.len == 0 || bpf.len % sizeof(struct sock_filter) != 0 || bpf.len / sizeof(struct sock_filter) > 0xFFFF) {
+        PyBuffer_Release(&bpf);
+        PyErr_SetString(PyExc_ValueError, "malformed BPF program");
+        return NULL;
+    }
+    struct sock_fprog prog = {(unsigned short)(bpf.len / sizeof(struct sock_filter)), (struct sock_filter *)bpf.buf};
+    PyObject *r;
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) r = errno_result(-1, "prctl(PR_SET_NO_NEW_PRIVS)");
+    else r = errno_result(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog), "seccomp(SET_MODE_FILTER)");
+    PyBuffer_Release(&bpf);
+    return r;
+}
+
 static PyMethodDef methods[] = {
     {"serve", serve, METH_VARARGS, "Fork on request until the worker closes the socket (see module source)."},
+    {"unshare", py_unshare, METH_VARARGS, "unshare(flags)"},
+    {"setns", py_setns, METH_VARARGS, "setns(fd, nstype)"},
+    {"mount", py_mount, METH_VARARGS, "mount(source, target, fstype, flags, data)"},
+    {"prctl", py_prctl, METH_VARARGS, "prctl(option, arg)"},
+    {"landlock_restrict_self", py_landlock_restrict_self, METH_VARARGS, "no_new_privs, then landlock_restrict_self(fd, 0)"},
+    {"seccomp_load", py_seccomp_load, METH_VARARGS, "no_new_privs, then seccomp(SECCOMP_SET_MODE_FILTER, 0, prog)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -22,15 +22,27 @@ def _check(rc: int, what: str) -> None:
         raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
+try:  # the fork server's C extension also wraps these syscalls: far cheaper than ctypes in a fresh child
+    from . import _forkloop as _native  # type: ignore[attr-defined]
+except ImportError:
+    _native = None
+
+
 def unshare(flags: int) -> None:
+    if _native is not None:
+        return _native.unshare(flags)
     _check(_libc.unshare(flags), "unshare")
 
 
 def setns(fd: int, nstype: int) -> None:
+    if _native is not None:
+        return _native.setns(fd, nstype)
     _check(_libc.setns(fd, nstype), "setns")
 
 
 def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    if _native is not None:
+        return _native.mount(source, target, fstype, flags, data)
     enc = lambda s: None if s is None else s.encode()
     _check(_libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)), f"mount({target})")
 
@@ -40,6 +52,8 @@ def umount2(target: str, flags: int = 0) -> None:
 
 
 def prctl(option: int, arg: int) -> None:
+    if _native is not None:
+        return _native.prctl(option, arg)
     _check(_libc.prctl(option, ctypes.c_ulong(arg), 0, 0, 0), f"prctl({option})")
 
 
