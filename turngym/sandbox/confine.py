@@ -86,11 +86,11 @@ def prepare_scratch_parent(parent: str) -> str:
     parent instead. ``parent`` is read-only and empty apart from the mount point, so the only place a
     child can write is its own tmpfs, exactly as with a per-child ruleset naming the tmpfs root.
     """
-    flags = _sys.MS_NOSUID | _sys.MS_NODEV | _sys.MS_NOEXEC
-    _sys.mount("tmpfs", parent, "tmpfs", flags, "mode=0711,size=16k,nr_inodes=8")
+    flags, opts = _sys.MS_NOSUID | _sys.MS_NODEV | _sys.MS_NOEXEC, "mode=0711,size=16k,nr_inodes=8"
+    _sys.mount("tmpfs", parent, "tmpfs", flags, opts)
     work = os.path.join(parent, "work")
     os.mkdir(work, 0o711)
-    _sys.mount("tmpfs", parent, "tmpfs", flags | _sys.MS_REMOUNT | _sys.MS_RDONLY, "mode=0711,size=16k,nr_inodes=8")
+    _sys.mount("tmpfs", parent, "tmpfs", flags | _sys.MS_REMOUNT | _sys.MS_RDONLY, opts)
     return work
 
 

@@ -205,6 +205,10 @@ class ForkServer:
         kind, a, b, c = _REPLY.unpack(data)
         if kind == b"X":
             self.exits.append((a, b, c / 1e6))
+        if kind != b"F":  # only a fork reply carries an fd (the child's pidfd)
+            for fd in fds:
+                os.close(fd)
+            fds = []
         return kind, a, b, c, fds
 
     def fork(self, mode: str, fds: list[int], uid_offset: int, scratch_id: int) -> tuple[int, int, bool]:
@@ -217,7 +221,7 @@ class ForkServer:
             kind, a, b, _c, got = self._recv()
             if kind == b"F" and len(got) == 1:
                 return a, got[0], bool(b)
-            for fd in got:
+            for fd in got:  # a malformed fork reply
                 os.close(fd)
             if kind == b"E":
                 raise OSError(b, f"sandbox fork failed: {os.strerror(b)}")
@@ -225,9 +229,7 @@ class ForkServer:
     def poll(self) -> None:
         """Move every message already waiting into ``exits`` without blocking."""
         while select.select([self.sock], [], [], 0)[0]:
-            kind, *_rest, got = self._recv()
-            for fd in got:
-                os.close(fd)
+            self._recv()
 
     def wait_exit(self, pid: int, timeout: float | None = None) -> tuple[int, float] | None:
         """Block until the server reports ``pid`` reaped; (status, CPU seconds) or None on timeout."""
@@ -238,9 +240,7 @@ class ForkServer:
                     return status, cpu
             if not select.select([self.sock], [], [], timeout)[0]:
                 return None
-            *_rest, got = self._recv()
-            for fd in got:
-                os.close(fd)
+            self._recv()
 
     def close(self) -> None:
         try:

@@ -15,8 +15,6 @@ advisory: on an older kernel, or with THP set to ``never``, nothing changes and 
 from __future__ import annotations
 
 import ctypes
-import os
-from dataclasses import dataclass
 
 MADV_HUGEPAGE = 14
 MADV_COLLAPSE = 25
@@ -25,17 +23,6 @@ HUGE = 2 << 20
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
 _libc.madvise.restype = ctypes.c_int
-
-
-@dataclass
-class CollapseReport:
-    """What ``collapse_heap`` achieved (reported in the worker's ``hello`` info)."""
-
-    thp_mode: str
-    ranges: int = 0
-    collapsed_mb: int = 0
-    anon_huge_mb: int = 0
-    error: str = ""
 
 
 def thp_mode() -> str:
@@ -76,22 +63,15 @@ def anon_huge_mb(pid: int | str = "self") -> int:
     return 0
 
 
-def collapse_heap() -> CollapseReport:
-    """Ask the kernel to back this process's populated anonymous heap with huge pages."""
-    report = CollapseReport(thp_mode=thp_mode())
-    if report.thp_mode not in ("always", "madvise"):
-        report.error = f"transparent huge pages are {report.thp_mode}"
-        return report
-    errors = set()
+def collapse_heap() -> None:
+    """Ask the kernel to back this process's populated anonymous heap with huge pages.
+
+    Best effort, per 2 MiB-aligned range: ``MADV_COLLAPSE`` fails with EINVAL before Linux 6.1 and
+    with EAGAIN/ENOMEM when no huge page is free right now; such ranges simply stay as they are.
+    What it achieved is visible afterwards as ``anon_huge_mb`` (the worker reports it in ``hello``).
+    """
+    if thp_mode() not in ("always", "madvise"):
+        return
     for start, end in _private_anon_ranges():
-        report.ranges += 1
-        if _libc.madvise(start, end - start, MADV_HUGEPAGE) != 0:
-            errors.add(f"MADV_HUGEPAGE: {os.strerror(ctypes.get_errno())}")
-            continue
-        if _libc.madvise(start, end - start, MADV_COLLAPSE) == 0:
-            report.collapsed_mb += (end - start) >> 20
-        else:  # EINVAL before 6.1; EAGAIN/ENOMEM when the kernel has no free huge page right now
-            errors.add(f"MADV_COLLAPSE: {os.strerror(ctypes.get_errno())}")
-    report.error = "; ".join(sorted(errors))
-    report.anon_huge_mb = anon_huge_mb()
-    return report
+        if _libc.madvise(start, end - start, MADV_HUGEPAGE) == 0:
+            _libc.madvise(start, end - start, MADV_COLLAPSE)

@@ -116,8 +116,9 @@ class _WorkerHandle:
     def pid(self) -> int:
         return self.proc.pid
 
-    def _pump(self, timeout: float | None) -> dict[str, Any] | None:
-        """Read one message; file spares and exits away, return anything else (a reply)."""
+    def _pump(self, timeout: float | None, keep_fds: bool = False) -> tuple[dict[str, Any], list[int]] | None:
+        """Read one message; file spares and exits away, return anything else (a reply, with the fds
+        that came with it when ``keep_fds``; otherwise they are closed)."""
         try:
             self.sock.settimeout(timeout)
             msg, fds = _protocol.recv_msg(self.sock)
@@ -133,9 +134,11 @@ class _WorkerHandle:
             while len(self.exits) > 64:
                 self.exits.popitem(last=False)
             return None
-        for fd in fds:
-            os.close(fd)
-        return msg
+        if not keep_fds:
+            for fd in fds:
+                os.close(fd)
+            fds = []
+        return msg, fds
 
     def drain(self) -> None:
         """Pick up whatever the worker sent meanwhile, without blocking."""
@@ -178,21 +181,9 @@ class _WorkerHandle:
             raise WorkerDied(f"sandbox worker {self.pid} is gone: {exc!r}") from exc
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            self.sock.settimeout(None if deadline is None else max(0.001, deadline - time.monotonic()))
-            try:
-                raw, got = _protocol.recv_msg(self.sock)
-            except (OSError, _protocol.ProtocolError, ValueError) as exc:
-                self.kill()
-                raise WorkerDied(f"sandbox worker {self.pid} died or hung: {exc!r}") from exc
-            op = raw.get("op") if isinstance(raw, dict) else None
-            if op == "spare" and len(got) == 5:
-                self.spares.append(_Spare(raw["pid"], bool(raw.get("pidns")), *got, pre_frames=raw.get("pre_frames") or []))
-            elif op == "exit":
-                self.exits[int(raw["pid"])] = (int(raw["status"]), float(raw.get("cpu_s", 0.0)))
-                while len(self.exits) > 64:
-                    self.exits.popitem(last=False)
-            else:
-                return raw, got
+            reply = self._pump(None if deadline is None else max(0.001, deadline - time.monotonic()), keep_fds=True)
+            if reply is not None:
+                return reply
 
     @property
     def alive(self) -> bool:

@@ -250,7 +250,6 @@ class Worker:
         worker builds both before forking (it never runs anything that reads its own environment);
         a child whose scratch ended up elsewhere (no tmpfs) builds its own from the plan.
         """
-        self.landlock_fd: int | None = None
         parent = os.path.join(self.base, "scratch")
         scratch = parent
         if self.plan["worker_mount_ns"]:
@@ -267,7 +266,6 @@ class Worker:
             fd, abi = landlock.build_ruleset(self.plan["ro_paths"], [parent], self.plan["rw_files"])
         except OSError:
             return  # each child tries again and reports why the layer is inactive
-        self.landlock_fd = fd
         self.plan.update(landlock_ruleset_fd=fd, landlock_abi=abi, landlock_scratch=scratch)
 
     # ---------------------------------------------------------------- children
@@ -392,7 +390,6 @@ class Worker:
 
     def reap(self) -> None:
         """Act on every exit the fork server reported (children and orphans it adopted)."""
-        self._reap_own()
         self.forks.poll()
         while self.forks.exits:
             pid, status, cpu = self.forks.exits.popleft()
@@ -416,16 +413,6 @@ class Worker:
                     self.reaped[pid] = (status, cpu)
             if len(self.reaped) > 256:  # statuses nobody asked for (orphans adopted as subreaper)
                 self.reaped.pop(next(iter(self.reaped)))
-
-    @staticmethod
-    def _reap_own() -> None:
-        """Our own children are the fork server (its death shows on its socket) and, only if it died,
-        the orphans of its children we adopted as subreaper: nobody needs their statuses."""
-        try:
-            while os.waitpid(-1, os.WNOHANG)[0] > 0:
-                pass
-        except ChildProcessError:
-            pass
 
     def _fallback_cleanup(self) -> None:
         """Without a PID namespace: kill whatever the run uid left behind, from a setuid helper."""
