@@ -18,7 +18,7 @@ def test_registry_lists_every_estimator_with_defaults():
             assert isinstance(cfg, est.config)
     assert estimators["gigpo"].defaults().gamma == 0.95
     assert estimators["matchtir"].defaults("paper").combine == "sum"
-    assert estimators["matchtir"].defaults("reference").combine == "mean"
+    assert estimators["matchtir"].defaults("reference").combine == "half_sum"
 
 
 @pytest.mark.parametrize(
@@ -118,7 +118,9 @@ def test_a2tgpo_zero_ig_is_no_turn_only_in_reference():
     ref = compute_advantages("a2tgpo", t, "reference")
     paper = compute_advantages("a2tgpo", t, "paper")
     assert not ref.diagnostics["is_ig_turn"][0] and paper.diagnostics["is_ig_turn"][0]
-    assert ref.clip_scale[0] == 1.0 and paper.clip_scale[0] != 1.0
+    assert paper.clip_scale[0] != 1.0
+    # the dropped turn's tokens take the next boundary's values (its clip scale and advantage)
+    assert ref.clip_scale[0] == ref.clip_scale[1] != 1.0 and ref.advantage[0] == ref.advantage[1]
     # in the reference, traj 0's 0.5 becomes its first IG turn and is compared with traj 1's 0.2
     assert ref.diagnostics["ig_norm"][1] > 0 and ref.diagnostics["ig_norm"][3] < 0
 

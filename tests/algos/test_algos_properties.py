@@ -12,6 +12,8 @@ from turngym.algos import compute_advantages, estimators
 
 PRESETS = ("paper", "reference")
 CASES = [(name, preset) for name in estimators for preset in PRESETS]
+#: presets whose results depend on the row order by design (the official code's first-seen row)
+ORDER_DEPENDENT = {("oprl", "reference")}
 FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -24,7 +26,14 @@ def tables(draw):
 @FAST
 @given(table=tables(), data=st.data())
 def test_row_permutation_does_not_change_results(name, preset, table, data):
-    perm = np.asarray(data.draw(st.permutations(range(len(table)))))
+    if (name, preset) in ORDER_DEPENDENT:
+        # The official baseline takes each trajectory's first row in batch order; results are
+        # invariant only under permutations that keep that row first: move whole trajectories.
+        codes = np.unique(table.traj_key, return_inverse=True)[1].reshape(-1)
+        order = data.draw(st.permutations(range(int(codes.max()) + 1)))
+        perm = np.concatenate([np.flatnonzero(codes == c) for c in order])
+    else:
+        perm = np.asarray(data.draw(st.permutations(range(len(table)))))
     base = compute_advantages(name, table, preset)
     moved = compute_advantages(name, table.take(perm), preset)
     np.testing.assert_allclose(moved.advantage, base.advantage[perm], rtol=1e-9, atol=1e-9)

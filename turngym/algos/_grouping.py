@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cached_property
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from turngym.core.table import TurnTable
 
 Lone = Literal["raw", "zero"]
 
@@ -223,8 +226,14 @@ class TrajIndex:
     """Rows grouped into trajectories, ordered by turn: trajectory codes, each row's position, the
     first/last rows and each row's neighbours, computed lazily (each estimator needs a subset).
 
-    Rows usually arrive already sorted by (traj, turn); then nothing is permuted at all.
+    ``traj`` must identify trajectories across the whole batch: pass :attr:`TurnTable.traj_key`
+    (the ``(group, traj)`` pair), or use :meth:`of`. Rows usually arrive already sorted by
+    (traj, turn); then nothing is permuted at all.
     """
+
+    @classmethod
+    def of(cls, table: TurnTable) -> TrajIndex:
+        return cls(table.traj_key, table.turn)
 
     def __init__(self, traj: np.ndarray, turn: np.ndarray) -> None:
         n = len(traj)
@@ -257,6 +266,23 @@ class TrajIndex:
     @cached_property
     def first(self) -> np.ndarray:
         return self._unsort(self._start_sorted)
+
+    @cached_property
+    def first_seen(self) -> np.ndarray:
+        """The first row of each trajectory in *table* order (not turn order).
+
+        The official iStar and verl-agent (``cross_steps=False``) baselines take "the first row of
+        each trajectory the loop meets", so their numbers depend on the batch order; this mask
+        reproduces that. For tables sorted by turn inside each trajectory it equals :attr:`first`.
+        """
+        if self.sorted:
+            return self.first
+        codes = self.traj_codes
+        order = np.argsort(codes, kind="stable")
+        starts = np.r_[True, codes[order][1:] != codes[order][:-1]] if self.n else np.zeros(0, bool)
+        out = np.zeros(self.n, dtype=bool)
+        out[order[starts]] = True
+        return out
 
     @cached_property
     def _end_sorted(self) -> np.ndarray:

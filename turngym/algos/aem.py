@@ -72,7 +72,7 @@ def aem(table: TurnTable, cfg: AEMConfig, preset: str) -> AdvantageResult:
 
     entropy = table.column("entropy")
     base = compute_advantages(cfg.base, table, preset, **cfg.base_params)
-    key = table.group if cfg.scope == "group" else table.traj
+    key = table.group if cfg.scope == "group" else table.traj_key
     codes, n = combine_keys(key)
     alpha = entropy_weights(entropy, codes, n, cfg.lam, cfg.eps)
     diagnostics = dict(base.diagnostics, base_advantage=base.advantage, alpha=alpha)

@@ -8,10 +8,19 @@ Presets:
 - ``paper``: episode statistics over trajectories (a lone trajectory gets ``A_E = 0``); the
   invalid-action penalty is part of the turn reward *before* discounting (earlier turns feel it)
   and of the episode return.
-- ``reference`` (verl-agent): episode statistics over step rows, as step-row GRPO (a lone row keeps
-  its raw score); the penalty is subtracted from the discounted return of the invalid row only.
+- ``reference``: verl-agent @ d0b97244c50f17fb43a6ef0a15bca0e95a044ff7,
+  ``gigpo/core_gigpo.py`` (``compute_step_discounted_returns``, ``compute_gigpo_outcome_advantage``)
+  with ``ray_trainer.py::apply_invalid_action_penalty`` and the episode reward manager, in the
+  ``ray_trainer.fit`` order; checked against the official code's outputs in
+  ``tests/algos/test_golden_reference.py``. Its quirks, kept:
+  episode statistics over *step rows* (a trajectory with k turns counts k times; a group with one
+  row keeps its raw score, mean 0 and std 1); the penalty lowers only the invalid row's score
+  and is subtracted from that row's discounted return *after* discounting (earlier turns never
+  see it); anchor groups never merge across task groups.
 Both: a turn alone in its anchor group gets ``A_S = 0``, so with no repeated anchor GiGPO equals
-GRPO with the same normalisation (``mean_std_norm`` ↔ ``norm_by_std=True``).
+GRPO with the same normalisation (``mean_std_norm`` ↔ ``norm_by_std=True``). Not reproduced: the
+official float32 ``mean_std_norm`` artefact where ≥ 6 identical returns give ``(x−μ)/(0+1e-6)`` ≈
+−0.47 instead of 0 (a summation rounding; we compute in float64 and give 0).
 """
 
 from __future__ import annotations
@@ -44,10 +53,21 @@ MODES = ("mean_norm", "mean_std_norm")
 
 @dataclass
 class GiGPOConfig(EstimatorConfig):
-    """``mode``: ``mean_norm`` (F=1, the reference config default) or ``mean_std_norm`` (F=std+eps).
+    """GiGPO's two levels, ``A = A_E + w·A_S``.
 
-    ``similarity``: None groups identical anchors; a ratio in (0, 1] groups anchors greedily by
-    ``difflib.SequenceMatcher`` ratio against each cluster's first member (0.95 in the reference).
+    - ``mode`` (``mean_norm``|``mean_std_norm``, default mean_norm as the reference config): the
+      normaliser F is 1 or the unbiased std + ``eps``, at both levels.
+    - ``gamma`` (float in [0, 1], default 0.95): discount of the step returns.
+    - ``step_advantage_w`` (float ≥ 0, default 1.0): ``w``, the weight of the step level.
+    - ``invalid_penalty`` (float ≥ 0, default 0.1): subtracted for an invalid action.
+    - ``eps`` (float in [0, 1], default 1e-6): added to the std.
+    - ``similarity`` (None or a ratio in (0, 1]): None groups identical anchors; a ratio groups
+      anchors greedily by ``difflib.SequenceMatcher`` ratio against each cluster's first member
+      (0.95 in the reference's ``enable_similarity``).
+    - ``cross_steps``, ``row_penalty``, ``lone`` (preset-dependent): the episode level as in
+      :class:`~turngym.algos.outcome.GRPOConfig`.
+    - ``penalty_after_discount`` (bool; paper False, reference True): where the penalty enters
+      the step return (see the module docstring).
     """
 
     mode: str = "mean_norm"
@@ -57,12 +77,13 @@ class GiGPOConfig(EstimatorConfig):
     eps: float = 1e-6
     similarity: float | None = None
     cross_steps: bool | None = None
+    row_penalty: bool | None = None
     penalty_after_discount: bool | None = None
     lone: str | None = None
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
-        "paper": {"cross_steps": False, "penalty_after_discount": False, "lone": "zero"},
-        "reference": {"cross_steps": True, "penalty_after_discount": True, "lone": "raw"},
+        "paper": {"cross_steps": False, "row_penalty": False, "penalty_after_discount": False, "lone": "zero"},
+        "reference": {"cross_steps": True, "row_penalty": True, "penalty_after_discount": True, "lone": "raw"},
     }
 
     def validate(self) -> None:
@@ -74,6 +95,7 @@ class GiGPOConfig(EstimatorConfig):
         if self.similarity is not None:
             check_range("similarity", self.similarity, 0.0, 1.0, lo_open=True)
         check_bool("cross_steps", self.cross_steps)
+        check_bool("row_penalty", self.row_penalty)
         check_bool("penalty_after_discount", self.penalty_after_discount)
         check_choice("lone", self.lone, ("raw", "zero"))
 
@@ -113,10 +135,12 @@ def anchor_groups(table: TurnTable, similarity: float | None) -> tuple[np.ndarra
 
 
 def gigpo(table: TurnTable, cfg: GiGPOConfig, preset: str) -> AdvantageResult:
-    idx = TrajIndex(table.traj, table.turn)
+    idx = TrajIndex.of(table)
     by_std = cfg.mode == "mean_std_norm"
     g_codes, n_groups = combine_keys(table.group)
-    score, counted = episode_scores(table, idx, cross_steps=bool(cfg.cross_steps), invalid_penalty=cfg.invalid_penalty)
+    score, counted = episode_scores(
+        table, idx, cross_steps=bool(cfg.cross_steps), invalid_penalty=cfg.invalid_penalty, row_penalty=bool(cfg.row_penalty)
+    )
     a_e = normalize(score, g_codes, n_groups, counted=counted, by_std=by_std, eps=cfg.eps, lone=cfg.lone)  # type: ignore[arg-type]
 
     penalty = cfg.invalid_penalty * (~table.valid)

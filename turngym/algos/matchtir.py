@@ -9,8 +9,16 @@ a turn-level advantage over discounted turn returns at the same turn index.
 Presets:
 - ``paper``: hard assignment is a true maximum-weight matching (Kuhn–Munkres, scipy's
   ``linear_sum_assignment``); advantages combine as ``A_g + A_l``.
-- ``reference`` (official code): hard assignment is greedy by descending similarity and only pairs
-  with S > 0 are matched; advantages combine as ``(A_g + A_l) / 2``.
+- ``reference``: quchangle1/MatchTIR @ f614ce1135dcb38819ebae5967318084b3cb016b,
+  ``Code/verl/trainer/ppo/core_algos.py`` (the advantage) and ``Code/verl/utils/reward_score/tool.py``
+  with ``Code/utils/parse_output.py`` (``compute_process_KM`` / ``compute_process_ot``), checked
+  against the official outputs in ``tests/algos/test_golden_reference.py``. Quirks, kept: its
+  "Hungarian" ``hungarian_assignment`` is **greedy** (pairs by descending similarity, only S > 0),
+  which can differ from the optimum; unmatched calls earn 0 (the caller's value, not the
+  function's −0.5 default); calls inside the answer turn are ignored; argument values compare
+  with Python ``==`` (``"2" != 2``); λ = 0.9 is hard-coded; the levels combine as
+  ``(A_g + A_l) / 2``; OT rewards carry the 1/P marginal. Not reproduced: OT with no gold call
+  raises ``ZeroDivisionError`` inside POT there; here every call gets 0.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from turngym.algos._grouping import TrajIndex, combine_keys, normalize
 from turngym.algos.base import (
     AdvantageResult,
     EstimatorConfig,
+    check_bool,
     check_choice,
     check_range,
 )
@@ -82,20 +91,22 @@ def similarity_matrix(pred_calls: Sequence[Mapping[str, Any]], gold_calls: Seque
 
 
 # -- assignment ------------------------------------------------------------------------------
-def km_rewards(S: np.ndarray) -> np.ndarray:
-    """Maximum-weight bipartite matching (scipy); each matched predicted call earns its S."""
+def km_rewards(S: np.ndarray, *, unmatched: float = 0.0) -> np.ndarray:
+    """Maximum-weight bipartite matching (scipy); each matched predicted call earns its S, the
+    others ``unmatched``."""
     from scipy.optimize import linear_sum_assignment
 
-    out = np.zeros(S.shape[0])
+    out = np.full(S.shape[0], float(unmatched))
     if S.size:
         rows, cols = linear_sum_assignment(S, maximize=True)
         out[rows] = S[rows, cols]
     return out
 
 
-def greedy_rewards(S: np.ndarray) -> np.ndarray:
-    """The reference matcher: take pairs by descending S (ties in row-major order), S > 0 only."""
-    out = np.zeros(S.shape[0])
+def greedy_rewards(S: np.ndarray, *, unmatched: float = 0.0) -> np.ndarray:
+    """The reference matcher: take pairs by descending S (ties in row-major order), S > 0 only;
+    predicted calls left over earn ``unmatched``."""
+    out = np.full(S.shape[0], float(unmatched))
     used_p: set[int] = set()
     used_g: set[int] = set()
     flat = np.argsort(-S.ravel(), kind="stable")
@@ -172,34 +183,51 @@ def turn_rewards(
     *,
     preset: str = "paper",
     gold_answer: str | None = None,
+    answer: Mapping[str, Any] | None = None,
+    unmatched_penalty: float = 0.0,
     reg: float = 0.1,
 ) -> np.ndarray:
-    """One reward per predicted turn of one trajectory.
+    """One reward per predicted turn of one trajectory (plus one for ``answer``, when given).
 
     ``pred_turns[i]`` is ``{"tool_calls": [{"name", "arguments"}, ...], "answer": str | None}`` (or a
     bare list of calls). All calls of the trajectory are matched against all ``gold_calls`` at once.
     ``assignment="km"`` is Kuhn–Munkres in the ``paper`` preset and the greedy matcher in the
-    ``reference`` preset; ``"greedy"`` forces the greedy matcher; ``"ot"`` is Sinkhorn transport.
-    A turn's reward is the mean of its calls' rewards; a turn with an answer gets the answer F1
-    against ``gold_answer`` (0 without one); a turn with neither gets 0.
+    ``reference`` preset (the official ``hungarian_assignment``); ``"greedy"`` forces the greedy
+    matcher; ``"ot"`` is Sinkhorn transport with entropic ``reg``. A turn's reward is the mean of
+    its calls' rewards; a predicted call left unmatched by a hard assignment earns
+    ``unmatched_penalty`` (0, what the official caller passes; the function default there is
+    −0.5). A turn with an answer gets the answer's token-set F1 against ``gold_answer`` (0 without
+    one); a turn with neither gets 0.
+
+    ``answer`` is the official harness's form of the final turn, ``{"pred", "gold", "calls"?}``: an
+    extra answer turn is appended, scored by F1 of ``pred`` against ``gold``. In the ``reference``
+    preset the calls of any answer turn are ignored (not matched, not rewarded), as the official
+    parser skips them.
     """
     check_choice("assignment", assignment, ASSIGNMENTS)
     check_choice("preset", preset, ("paper", "reference"))
     check_range("reg", reg, 0.0, None, lo_open=True)
+    check_range("unmatched_penalty", unmatched_penalty)
     parts = [_turn_parts(t) for t in pred_turns]
+    if answer is not None:
+        if not isinstance(answer, Mapping) or not isinstance(answer.get("pred"), str):
+            raise ValueError(f"answer must be a mapping with a string 'pred' (and 'gold'), got {answer!r}")
+        parts.append((list(answer.get("calls") or []), answer["pred"]))
+        gold_answer = answer.get("gold", gold_answer)
+    if preset == "reference":
+        parts = [([] if ans is not None else calls, ans) for calls, ans in parts]
     flat = [c for calls, _ in parts for c in calls]
     S = similarity_matrix(flat, list(gold_calls))
     if assignment == "ot":
         call_r = ot_rewards(S, reg)
-    elif assignment == "greedy" or preset == "reference":
-        call_r = greedy_rewards(S)
     else:
-        call_r = km_rewards(S)
+        matcher = greedy_rewards if assignment == "greedy" or preset == "reference" else km_rewards
+        call_r = matcher(S, unmatched=unmatched_penalty)
     out = np.zeros(len(parts))
     k = 0
-    for i, (calls, answer) in enumerate(parts):
-        if answer is not None:
-            out[i] = answer_f1(answer, gold_answer) if gold_answer is not None else 0.0
+    for i, (calls, ans) in enumerate(parts):
+        if ans is not None:
+            out[i] = answer_f1(ans, gold_answer) if gold_answer is not None else 0.0
         elif calls:
             out[i] = float(call_r[k : k + len(calls)].mean())
         k += len(calls)
@@ -209,29 +237,45 @@ def turn_rewards(
 # -- estimator -------------------------------------------------------------------------------
 @dataclass
 class MatchTIRConfig(EstimatorConfig):
-    """``lam``: turn-return discount (0.9, hard-coded in the reference); ``combine``: ``sum`` or
-    ``mean`` of the two levels (preset-dependent)."""
+    """Dual-level advantage over turn rewards.
+
+    - ``lam`` (float in [0, 1], default 0.9, hard-coded in the reference): discount of the turn
+      returns ``R_j = Σ_{k≥j} λ^{k−j} r_k``.
+    - ``combine`` (``sum``|``half_sum``; paper sum, reference half_sum): ``A_g + A_l`` or
+      ``(A_g + A_l) / 2``.
+    - ``norm_by_std`` (bool, default True; ``norm_adv_by_std_in_grpo``): divide both levels by
+      their unbiased std + ``eps``; False keeps the mean-centred values.
+    - ``eps`` (float in [0, 1], default 1e-6).
+    """
 
     lam: float = 0.9
     combine: str | None = None
+    norm_by_std: bool = True
     eps: float = 1e-6
 
-    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"paper": {"combine": "sum"}, "reference": {"combine": "mean"}}
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"paper": {"combine": "sum"}, "reference": {"combine": "half_sum"}}
 
     def validate(self) -> None:
         check_range("lam", self.lam, 0.0, 1.0)
-        check_choice("combine", self.combine, ("sum", "mean"))
+        check_choice("combine", self.combine, ("sum", "half_sum"))
+        check_bool("norm_by_std", self.norm_by_std)
         check_range("eps", self.eps, 0.0, 1.0)
 
 
 def matchtir(table: TurnTable, cfg: MatchTIRConfig, preset: str) -> AdvantageResult:
-    """Turn rewards come from ``tool_match_reward`` when present, else ``reward``."""
+    """Turn rewards come from ``tool_match_reward`` when present, else ``reward``.
+
+    ``A_g``: GRPO over the trajectory sums (one per trajectory); ``A_l``: the turn returns
+    normalised over the trajectories of the group that have that turn index. Either level's lone
+    member keeps its raw value (mean 0, std 1), as the reference's GRPO normaliser does.
+    """
     r = table.tool_match_reward if table.tool_match_reward is not None else table.reward
-    idx = TrajIndex(table.traj, table.turn)
+    idx = TrajIndex.of(table)
     g_codes, n_groups = combine_keys(table.group)
-    a_g = normalize(idx.traj_sum(r), g_codes, n_groups, counted=idx.first, eps=cfg.eps, lone="raw")
+    by_std = bool(cfg.norm_by_std)
+    a_g = normalize(idx.traj_sum(r), g_codes, n_groups, counted=idx.first, by_std=by_std, eps=cfg.eps, lone="raw")
     turn_return = idx.discounted(r, cfg.lam)
     t_codes, n_t = combine_keys(table.group, idx.position)
-    a_l = normalize(turn_return, t_codes, n_t, eps=cfg.eps, lone="raw")
+    a_l = normalize(turn_return, t_codes, n_t, by_std=by_std, eps=cfg.eps, lone="raw")
     adv = a_g + a_l if cfg.combine == "sum" else (a_g + a_l) / 2.0
     return AdvantageResult(adv, None, {"traj_advantage": a_g, "turn_advantage": a_l, "turn_return": turn_return})

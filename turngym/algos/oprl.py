@@ -8,9 +8,15 @@ how much each turn contributed. No step labels and no extra rollouts are needed.
 
 Estimator presets:
 - ``paper``: the step level compares every turn's step reward with all turns of its group; the DPO
-  ``Q`` of a trajectory is the *sum* of its step rewards.
-- ``reference`` (official code): each level's group baseline uses one row (the first seen) per
-  trajectory; ``Q`` is the *mean* over the trajectory's turns.
+  ``Q`` of a trajectory is the *sum* of its step rewards; no invalid penalty.
+- ``reference``: Tongyi-ConvAI/Tongyi-Character @ dfee104ed75b3c0d568514153ee6d82bbd67c303,
+  ``CharacterRL-iStar/istar/core_istar.py::compute_istar_rloo_advantage`` after its
+  ``ray_trainer.py::apply_invalid_action_penalty`` and ``episode.py`` reward manager, checked
+  against the official outputs in ``tests/algos/test_golden_reference.py``. Quirks, kept: each
+  level's group baseline uses the **first row in table order** of each trajectory (so results
+  depend on the batch order, e.g. after ``balance_batch``); the invalid penalty lowers each row's
+  own episode score but is a **no-op on the step rewards** (it edits a temporary); ``Q`` is the
+  *mean* over the trajectory's turns.
 The torch part (:class:`ImplicitPRM`) is imported lazily so the estimators stay numpy-only.
 """
 
@@ -26,6 +32,7 @@ from turngym.algos._grouping import TrajIndex, combine_keys, normalize
 from turngym.algos.base import (
     AdvantageResult,
     EstimatorConfig,
+    check_bool,
     check_choice,
     check_range,
 )
@@ -42,26 +49,37 @@ Q_REDUCE = {"paper": "sum", "reference": "mean"}
 # -- estimator -------------------------------------------------------------------------------
 @dataclass
 class OPRLConfig(EstimatorConfig):
-    """``levels``: RLOO (reference) or GRPO at both levels; ``w`` weighs the step level;
-    ``first_row_baseline`` and ``lone`` (GRPO levels only) default by preset."""
+    """Episode-level plus step-level advantage, ``A = A_E + w·A_S``.
+
+    - ``levels`` (``rloo``|``grpo``, default rloo as the reference): the baseline at both levels.
+    - ``step_advantage_w`` (float ≥ 0, default 1.0): ``w``, the weight of the step level.
+    - ``invalid_penalty`` (float ≥ 0; paper 0, reference 0.1 as iStar's run scripts): subtracted
+      from an invalid row's episode score. It never reaches the step rewards: in the reference the
+      penalty edits a temporary (``torch.sum(rm_scores)``), a no-op kept here.
+    - ``first_row_baseline`` (bool; paper False, reference True): each level's group baseline uses
+      the first row *in table order* of each trajectory, so results depend on the batch order.
+    - ``lone`` (``raw``|``zero``; GRPO levels only): what a lone group member gets.
+    - ``eps`` (float in [0, 1], default 1e-6): added to the std of GRPO levels.
+    """
 
     levels: str = "rloo"
-    w: float = 1.0
+    step_advantage_w: float = 1.0
+    invalid_penalty: float | None = None
     eps: float = 1e-6
     first_row_baseline: bool | None = None
     lone: str | None = None
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
-        "paper": {"first_row_baseline": False, "lone": "zero"},
-        "reference": {"first_row_baseline": True, "lone": "raw"},
+        "paper": {"first_row_baseline": False, "lone": "zero", "invalid_penalty": 0.0},
+        "reference": {"first_row_baseline": True, "lone": "raw", "invalid_penalty": 0.1},
     }
 
     def validate(self) -> None:
         check_choice("levels", self.levels, LEVELS)
-        check_range("w", self.w, 0.0, None)
+        check_range("step_advantage_w", self.step_advantage_w, 0.0, None)
+        check_range("invalid_penalty", self.invalid_penalty, 0.0, None)
         check_range("eps", self.eps, 0.0, 1.0)
-        if not isinstance(self.first_row_baseline, bool):
-            raise ValueError(f"first_row_baseline must be True or False, got {self.first_row_baseline!r}")  # noqa: TRY004 (bad input values raise ValueError, the estimator contract)
+        check_bool("first_row_baseline", self.first_row_baseline)
         check_choice("lone", self.lone, ("raw", "zero"))
 
 
@@ -72,16 +90,23 @@ def _level(x: np.ndarray, codes: np.ndarray, n: int, counted: np.ndarray | None,
 
 
 def oprl(table: TurnTable, cfg: OPRLConfig, preset: str) -> AdvantageResult:
-    """Needs ``step_reward`` (normalised PRM rewards, see :func:`normalize_step_rewards`)."""
+    """Needs ``step_reward`` (normalised PRM rewards, see :func:`normalize_step_rewards`).
+
+    Episode level: each row's score is the trajectory outcome minus that row's invalid penalty;
+    the baseline is over one row per trajectory (the first seen with ``first_row_baseline``, else
+    the first turn). Step level: the rows' step rewards against the first-seen rows' (reference)
+    or against every turn of the group (paper).
+    """
     step = table.column("step_reward")
     if not np.all(np.isfinite(step)):
         raise ValueError("OPRL needs a finite step_reward on every row")
-    idx = TrajIndex(table.traj, table.turn)
+    idx = TrajIndex.of(table)
     codes, n = combine_keys(table.group)
-    a_e = _level(episode_return(table, idx), codes, n, idx.first, cfg)
-    counted = idx.first if cfg.first_row_baseline else None
-    a_s = _level(step, codes, n, counted, cfg)
-    return AdvantageResult(a_e + cfg.w * a_s, None, {"episode_advantage": a_e, "step_advantage": a_s})
+    score = episode_return(table, idx) - cfg.invalid_penalty * (~table.valid)
+    a_e = _level(score, codes, n, idx.first_seen if cfg.first_row_baseline else idx.first, cfg)
+    a_s = _level(step, codes, n, idx.first_seen if cfg.first_row_baseline else None, cfg)
+    w = cfg.step_advantage_w
+    return AdvantageResult(a_e + w * a_s, None, {"episode_advantage": a_e, "step_advantage": a_s})
 
 
 def normalize_step_rewards(rewards: np.ndarray, traj: np.ndarray, turn: np.ndarray) -> np.ndarray:

@@ -44,7 +44,10 @@ def compute_advantages(name: str, table: TurnTable, preset: str = "paper", **par
     """Per-row advantages of ``table`` with estimator ``name``.
 
     ``preset="paper"`` follows the published formulas, ``"reference"`` the official code (quirks
-    included; each estimator's module docstring lists the differences). Unknown names, presets or
+    included; each estimator's module docstring names the official file and commit and lists the
+    differences). The default is ``paper`` because a library call should mean the formula a reader
+    finds in the paper; the shipped training configs choose ``reference`` explicitly, so that runs
+    reproduce the published recipes' numbers. Unknown names, presets or
     parameter values raise ``ValueError``; a missing input column raises ``KeyError``.
     """
     check_choice("estimator", name, tuple(estimators))

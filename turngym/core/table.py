@@ -35,11 +35,32 @@ def factorize(values: Sequence[Any] | np.ndarray) -> np.ndarray:
     return dense[first_row]
 
 
+def trajectory_keys(group: np.ndarray, traj: np.ndarray) -> np.ndarray:
+    """Int64 keys equal exactly when ``(group, traj)`` is equal (see :attr:`TurnTable.traj_key`)."""
+    n = len(traj)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    t_lo, t_hi = int(traj.min()), int(traj.max())
+    g_lo, g_hi = int(group.min()), int(group.max())
+    if t_lo >= 0 and t_hi < 4 * n + 1024:
+        owner = np.empty(t_hi + 1, dtype=np.int64)
+        owner[traj] = group  # any row of a traj value as its owner
+        if np.array_equal(owner[traj], group):
+            return traj
+    t_span = t_hi - t_lo + 1
+    if (g_hi - g_lo + 1) < (1 << 62) // t_span:
+        return (group - g_lo) * t_span + (traj - t_lo)
+    pairs = np.stack([group, traj], axis=1)
+    _, inv = np.unique(pairs, axis=0, return_inverse=True)
+    return inv.reshape(-1).astype(np.int64)
+
+
 class TurnTable:
     """Equal-length columns, one row per turn.
 
-    Required: ``group`` (task group), ``traj`` (trajectory id, unique across the batch),
-    ``turn`` (index inside the trajectory), ``reward`` (env reward of the turn), ``final`` (last
+    Required: ``group`` (task group), ``traj`` (trajectory id; a trajectory is the pair
+    ``(group, traj)``, so ``traj`` may restart at 0 in every group, as the official codes' tables
+    do), ``turn`` (index inside the trajectory), ``reward`` (env reward of the turn), ``final`` (last
     turn of its trajectory), ``valid`` (the action parsed and was admissible), ``anchor`` (state key
     for GiGPO-style grouping). ``final``/``valid``/``anchor`` may be omitted: ``final`` is then
     derived from ``traj``/``turn``, ``valid`` is all true, and each row is its own anchor.
@@ -181,6 +202,20 @@ class TurnTable:
             cached = (self.anchor, factorize(self.anchor.tolist()))
             self._anchor_codes = cached
         return cached[1]
+
+    @property
+    def traj_key(self) -> np.ndarray:
+        """One int per row identifying its trajectory, the pair ``(group, traj)``, cached.
+
+        When every ``traj`` value already belongs to a single group (tables built by
+        :meth:`from_episodes`), the ``traj`` column itself is the key; otherwise the pair is packed
+        group-major, so a table sorted by ``(group, traj, turn)`` stays sorted by ``(key, turn)``.
+        """
+        cached = getattr(self, "_traj_key", None)
+        if cached is None or cached[0] is not self.traj or cached[1] is not self.group:
+            cached = (self.traj, self.group, trajectory_keys(self.group, self.traj))
+            self._traj_key = cached
+        return cached[2]
 
     @property
     def columns(self) -> list[str]:
