@@ -68,24 +68,37 @@ def nested_codes(outer: np.ndarray, inner: np.ndarray, n_inner: int) -> tuple[np
     return combine_keys(outer, inner)
 
 
-def combine_keys(*keys: np.ndarray) -> tuple[np.ndarray, int]:
-    """Codes in ``[0, n_codes)`` for the tuple of integer key columns (e.g. group × anchor), and
-    ``n_codes``. Several columns give dense codes; one small non-negative column is used as is
-    (some codes may then be unused, which bincount-based statistics do not mind)."""
+def combine_keys(*keys: np.ndarray, dense: bool = False) -> tuple[np.ndarray, int]:
+    """Codes in ``[0, n_codes)`` for the tuple of integer key columns (e.g. group × turn index), and
+    ``n_codes``. Some codes may be unused (which bincount-based statistics do not mind) unless
+    ``dense``.
+
+    Columns are packed arithmetically (``code·n_next + next``), one linear pass per column; only
+    when the packed range would outgrow the table (sparse, huge keys) are the codes compacted with
+    a sort. That keeps every estimator linear in the number of rows. ``codes_of`` bounds each
+    column's range by ``4n + 1024``, so the packed value cannot overflow int64 below ~10⁹ rows.
+    """
     n = len(keys[0])
     if n == 0:
         return np.zeros(0, dtype=np.int64), 0
-    if len(keys) == 1:
-        return codes_of(np.asarray(keys[0]))
-    order = np.lexsort(keys[::-1])
-    change = np.zeros(n, dtype=bool)
-    change[0] = True
-    for k in keys:
-        sk = k[order]
-        change[1:] |= sk[1:] != sk[:-1]
-    codes = np.empty(n, dtype=np.int64)
-    codes[order] = np.cumsum(change) - 1
-    return codes, int(change.sum())
+    codes, n_codes = codes_of(np.asarray(keys[0]))
+    for key in keys[1:]:
+        inner, n_inner = codes_of(np.asarray(key))
+        codes = codes * n_inner + inner
+        n_codes *= n_inner
+        if n_codes > 4 * n + 1024:
+            codes = _compact(codes)
+            n_codes = int(codes.max()) + 1
+    if dense:
+        codes = _compact(codes)
+        n_codes = int(codes.max()) + 1
+    return codes, n_codes
+
+
+def _compact(codes: np.ndarray) -> np.ndarray:
+    """Dense codes for an int column (sort-based; the rare path of :func:`combine_keys`)."""
+    _, inv = np.unique(codes, return_inverse=True)
+    return inv.reshape(-1).astype(np.int64)
 
 
 def group_moments(
@@ -100,31 +113,27 @@ def group_moments(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Per-group count, mean and variance of ``x`` over the rows where ``counted`` is true.
 
-    Two-pass (mean first, then squared deviations). ``shifted`` takes any member of each group as
-    the origin, so equal members give exactly 0 deviations (what a division by ``std + eps`` needs)
+    Two-pass (mean first, then squared deviations), over the counted rows only (often one row
+    per trajectory, a tenth of the table). ``shifted`` takes any member of each group as the
+    origin, so equal members give exactly 0 deviations (what a division by ``std + eps`` needs)
     and large offsets do not cancel. Variance is NaN for groups with ``count <= ddof``.
     """
+    if counted is not None:
+        rows = np.flatnonzero(counted)
+        x, codes = x[rows], codes[rows]
     shift = np.zeros(n_groups)
     with np.errstate(invalid="ignore", divide="ignore"):
-        if counted is None:
-            if shifted:
-                shift[codes] = x
-                y = x - shift[codes]
-            else:
-                y = x
-            count = np.bincount(codes, minlength=n_groups).astype(np.float64)
+        if shifted:
+            shift[codes] = x
+            y = x - shift[codes]
         else:
-            if shifted:
-                shift[codes[counted]] = x[counted]
-            y = np.where(counted, x - shift[codes], 0.0)
-            count = np.bincount(codes, weights=counted.astype(np.float64), minlength=n_groups)
+            y = x
+        count = np.bincount(codes, minlength=n_groups).astype(np.float64)
         mean_y = np.bincount(codes, weights=y, minlength=n_groups) / np.maximum(count, 1)
         mean = shift + mean_y
         if not need_var:
             return count, mean, None
         dev = y - mean_y[codes]
-        if counted is not None:
-            dev = np.where(counted, dev, 0.0)
         ss = np.bincount(codes, weights=dev * dev, minlength=n_groups)
         var = np.where(count > ddof, ss / np.maximum(count - ddof, 1), np.nan)
     return count, mean, var
@@ -235,13 +244,15 @@ class TrajIndex:
     def of(cls, table: TurnTable) -> TrajIndex:
         return cls(table.traj_key, table.turn)
 
-    def __init__(self, traj: np.ndarray, turn: np.ndarray) -> None:
+    def __init__(self, traj: np.ndarray, turn: np.ndarray, *, presorted: bool = False) -> None:
+        """``presorted``: the caller knows the rows are in (traj, turn) order (e.g. a subset of a
+        sorted index's rows), so the check is skipped."""
         n = len(traj)
         self.n = n
-        order = _traj_turn_order(traj, turn)
+        order = None if presorted else _traj_turn_order(traj, turn)
         self.sorted = order is None
-        self.order = np.arange(n) if order is None else order
-        st = traj if self.sorted else traj[order]
+        self._order = order
+        st = traj if order is None else traj[order]
         start = np.empty(n, dtype=bool)
         if n:
             start[0] = True
@@ -250,6 +261,11 @@ class TrajIndex:
         self._seg_sorted = np.cumsum(start) - 1
         self._seg_start = np.flatnonzero(start)
         self.n_traj = len(self._seg_start)
+
+    @property
+    def order(self) -> np.ndarray:
+        """Row indices in (traj, turn) order."""
+        return np.arange(self.n) if self._order is None else self._order
 
     def _unsort(self, values: np.ndarray) -> np.ndarray:
         if self.sorted:
@@ -315,10 +331,28 @@ class TrajIndex:
         prv = np.where(self._start_sorted, -1, np.r_[-1, self.order[:-1]])
         return self._unsort(prv)
 
+    @cached_property
+    def first_rows(self) -> np.ndarray:
+        """Row of each trajectory's first turn, indexed by trajectory code."""
+        return self._seg_start if self._order is None else self._order[self._seg_start]
+
+    @cached_property
+    def last_rows(self) -> np.ndarray:
+        """Row of each trajectory's last turn, indexed by trajectory code."""
+        ends = np.r_[self._seg_start[1:] - 1, self.n - 1] if self.n else self._seg_start
+        return ends if self._order is None else self._order[ends]
+
     def traj_sum(self, x: np.ndarray) -> np.ndarray:
         """Sum of ``x`` over each row's trajectory, broadcast back to the rows."""
-        codes = self.traj_codes
-        return np.bincount(codes, weights=x, minlength=self.n_traj)[codes]
+        return self.per_traj_sum(x)[self.traj_codes]
+
+    def per_traj_sum(self, x: np.ndarray) -> np.ndarray:
+        """Sum of ``x`` over each trajectory, indexed by trajectory code.
+
+        Trajectory-level statistics (outcome z-scores, GRPO over one score per trajectory) are
+        computed on these short arrays and broadcast once, instead of masking full-length columns.
+        """
+        return np.bincount(self.traj_codes, weights=x, minlength=self.n_traj)
 
     def discounted(self, r: np.ndarray, gamma: float) -> np.ndarray:
         """``R_t = Σ_{k≥t} γ^{k−t} r_k`` inside each trajectory.

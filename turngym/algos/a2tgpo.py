@@ -29,7 +29,7 @@ import numpy as np
 
 from turngym.algos._grouping import TrajIndex, combine_keys, normalize
 from turngym.algos.base import AdvantageResult, EstimatorConfig, check_bool, check_range
-from turngym.algos.outcome import episode_return
+from turngym.algos.outcome import traj_group_codes, traj_return
 from turngym.core.table import TurnTable
 
 
@@ -68,22 +68,20 @@ class A2TGPOConfig(EstimatorConfig):
 
 
 def answer_outcome(table: TurnTable, idx: TrajIndex) -> np.ndarray:
-    """The trajectory outcome per row: the ``outcome`` column, else the answer turn's ``reward``
-    (the other rows' rewards are information gains, not part of the outcome)."""
+    """Each trajectory's outcome (indexed by trajectory code): the ``outcome`` column, else the
+    answer turn's ``reward`` (the other rows' rewards are information gains, not the outcome)."""
     if table.outcome is not None:
-        return episode_return(table, idx)
-    per_traj = np.zeros(idx.n_traj)
-    per_traj[idx.traj_codes[idx.last]] = table.reward[idx.last]
-    return per_traj[idx.traj_codes]
+        return traj_return(table, idx)
+    return table.reward[idx.last_rows]
 
 
 def a2tgpo(table: TurnTable, cfg: A2TGPOConfig, preset: str) -> AdvantageResult:
     ig = table.column("info_gain")
     n = len(table)
     idx = TrajIndex.of(table)
-    g_codes, n_groups = combine_keys(table.group)
+    g_traj, n_groups = traj_group_codes(table, idx)
     z_kwargs = {"std": "population", "var_eps": cfg.var_eps, "eps": cfg.eps, "lone": "zero"}
-    outcome_z = normalize(answer_outcome(table, idx), g_codes, n_groups, counted=idx.first, **z_kwargs)
+    outcome_z = normalize(answer_outcome(table, idx), g_traj, n_groups, **z_kwargs)[idx.traj_codes]
 
     is_ig = ~table.final & np.isfinite(ig)
     if cfg.zero_ig_is_no_turn:
@@ -91,18 +89,20 @@ def a2tgpo(table: TurnTable, cfg: A2TGPOConfig, preset: str) -> AdvantageResult:
     adv = outcome_z.copy()
     clip = np.ones(n)
     ig_norm = np.zeros(n)
-    rows = np.flatnonzero(is_ig)
+    rows = np.flatnonzero(is_ig) if idx.sorted else idx.order[is_ig[idx.order]]
     if len(rows):
-        sub = TrajIndex(table.traj_key[rows], table.turn[rows])
+        # rows taken in (traj, turn) order, so the sub-index needs no sort
+        sub = TrajIndex(table.traj_key[rows], table.turn[rows], presorted=True)
         k = sub.position  # ordinal among the trajectory's IG turns: dropped turns re-index the rest
         k_codes, n_k = combine_keys(table.group[rows], k)
         z = normalize(ig[rows], k_codes, n_k, **z_kwargs)
         acc = sub.discounted(z, cfg.gamma) / np.sqrt(sub.length - k)
         adv[rows] = cfg.alpha * acc + outcome_z[rows]
-        clip[rows] = 1.0 + cfg.clip_coef * (2.0 / (1.0 + np.exp(-z)) - 1.0)
+        clip[rows] = 1.0 + cfg.clip_coef * np.tanh(0.5 * z)  # 2·sigmoid(z) − 1
         ig_norm[rows] = z
-    if cfg.zero_ig_is_no_turn:
-        src = next_boundary(idx, is_ig | table.final)
+    boundary = is_ig | table.final
+    if cfg.zero_ig_is_no_turn and not boundary.all():
+        src = next_boundary(idx, boundary)
         adv, clip = adv[src], clip[src]
     return AdvantageResult(adv, clip, {"outcome_z": outcome_z, "ig_norm": ig_norm, "is_ig_turn": is_ig})
 

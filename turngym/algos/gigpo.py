@@ -107,7 +107,7 @@ def similarity_clusters(group: np.ndarray, anchor: np.ndarray, threshold: float)
     Works on the distinct (group, anchor) pairs only, so the quadratic part is over unique states.
     """
     codes = factorize_objects(anchor)
-    pair, n_pairs = combine_keys(group, codes)
+    pair, n_pairs = combine_keys(group, codes, dense=True)
     first_row = np.full(n_pairs, len(group), dtype=np.int64)
     np.minimum.at(first_row, pair, np.arange(len(group)))
     cluster_of_pair = np.empty(n_pairs, dtype=np.int64)

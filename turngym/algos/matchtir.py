@@ -40,6 +40,7 @@ from turngym.algos.base import (
     check_choice,
     check_range,
 )
+from turngym.algos.outcome import traj_group_codes
 from turngym.core.table import TurnTable
 
 ASSIGNMENTS = ("km", "greedy", "ot")
@@ -271,9 +272,9 @@ def matchtir(table: TurnTable, cfg: MatchTIRConfig, preset: str) -> AdvantageRes
     """
     r = table.tool_match_reward if table.tool_match_reward is not None else table.reward
     idx = TrajIndex.of(table)
-    g_codes, n_groups = combine_keys(table.group)
+    g_traj, n_groups = traj_group_codes(table, idx)
     by_std = bool(cfg.norm_by_std)
-    a_g = normalize(idx.traj_sum(r), g_codes, n_groups, counted=idx.first, by_std=by_std, eps=cfg.eps, lone="raw")
+    a_g = normalize(idx.per_traj_sum(r), g_traj, n_groups, by_std=by_std, eps=cfg.eps, lone="raw")[idx.traj_codes]
     turn_return = idx.discounted(r, cfg.lam)
     t_codes, n_t = combine_keys(table.group, idx.position)
     a_l = normalize(turn_return, t_codes, n_t, by_std=by_std, eps=cfg.eps, lone="raw")

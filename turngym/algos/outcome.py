@@ -37,14 +37,23 @@ from turngym.algos.base import (
 from turngym.core.table import TurnTable
 
 
-def episode_return(table: TurnTable, idx: TrajIndex) -> np.ndarray:
-    """Per-row trajectory return: the ``outcome`` column (first row of each trajectory) if present,
-    else the sum of the trajectory's turn rewards."""
+def traj_return(table: TurnTable, idx: TrajIndex) -> np.ndarray:
+    """Return of each trajectory (indexed by trajectory code): the ``outcome`` column (read on the
+    first row) if present, else the sum of the trajectory's turn rewards."""
     if table.outcome is not None:
-        per_traj = np.empty(idx.n_traj)
-        per_traj[idx.traj_codes[idx.first]] = table.outcome[idx.first]
-        return per_traj[idx.traj_codes]
-    return idx.traj_sum(table.reward)
+        return table.outcome[idx.first_rows]
+    return idx.per_traj_sum(table.reward)
+
+
+def episode_return(table: TurnTable, idx: TrajIndex) -> np.ndarray:
+    """:func:`traj_return` broadcast to every row of the trajectory."""
+    return traj_return(table, idx)[idx.traj_codes]
+
+
+def traj_group_codes(table: TurnTable, idx: TrajIndex) -> tuple[np.ndarray, int]:
+    """Group code of each trajectory (indexed by trajectory code) and the number of codes."""
+    codes, n = combine_keys(table.group)
+    return codes[idx.first_rows], n
 
 
 def episode_scores(
