@@ -7,114 +7,32 @@ with the affected episodes *marked* rather than the whole batch failing.
 
 Workers are started with the ``spawn`` method (never ``fork`` a process that may hold torch
 threads), set a parent-death signal so they never outlive the trainer, and each hosts several
-slots. ``num_workers=0`` runs the envs in the calling process with the same API, which is the
-fastest choice for envs whose step costs microseconds.
+slots. ``num_workers=0`` runs the envs in the calling process with the same API.
+
+Messaging is what decides speed when a step costs microseconds: commands sent to a worker are
+buffered and go out as **one message per worker** when results are awaited (``recv``), and the
+worker answers the whole batch in one message. A round trip per slot would cost more than the
+step itself and would serialise the workers behind the parent. Replies larger than
+``shm_threshold`` bytes (long observations, e.g. HTML pages) travel through a per-worker
+shared-memory block instead of the pipe, with a busy flag as the only synchronisation: the
+worker writes only into a free block, the parent copies the bytes out and frees it.
 """
 
 from __future__ import annotations
 
-import ctypes
 import multiprocessing as mp
 import os
-import signal
+import pickle
 import time
-import traceback
 import weakref
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import wait
 from typing import Any
 
-from turngym.envs.registration import EnvSpec, instantiate, spec
+from turngym.envs._vector_worker import EnvResult, failed_result, run_command, WorkerHandle
+from turngym.envs.registration import spec
 
 __all__ = ["EnvResult", "VectorTextEnv"]
-
-
-@dataclass
-class EnvResult:
-    """One slot's answer to a reset or a step. ``error`` is set when the slot's worker failed."""
-
-    observation: str
-    reward: float = 0.0
-    terminated: bool = False
-    truncated: bool = False
-    info: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-
-    @property
-    def done(self) -> bool:
-        return self.terminated or self.truncated
-
-
-def _failed(message: str) -> EnvResult:
-    return EnvResult(observation="", truncated=True, info={"error": message}, error=message)
-
-
-def _set_parent_death_signal() -> None:
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:  # not Linux: the pipe EOF still ends the worker
-        pass
-
-
-def _run_command(envs: dict[int, Any], env_spec: EnvSpec, env_kwargs: dict[str, Any], slot: int, cmd: str, payload: Any) -> EnvResult:
-    if cmd == "reset":
-        env = envs.get(slot)
-        if env is None:
-            env = envs[slot] = instantiate(env_spec, **env_kwargs)
-        seed, options = payload
-        obs, info = env.reset(seed=seed, options=options)
-        return EnvResult(obs, info=info)
-    if cmd == "step":
-        env = envs.get(slot)
-        if env is None:
-            return _failed("step() before reset() on this slot")
-        obs, reward, terminated, truncated, info = env.step(payload)
-        return EnvResult(obs, float(reward), bool(terminated), bool(truncated), info)
-    if cmd == "call":
-        name, args, kwargs = payload
-        env = envs.get(slot) or envs.setdefault(slot, instantiate(env_spec, **env_kwargs))
-        return EnvResult("", info={"value": getattr(env, name)(*args, **kwargs)})
-    raise ValueError(f"unknown command {cmd!r}")
-
-
-def _worker_main(conn: Connection, env_spec: EnvSpec, env_kwargs: dict[str, Any]) -> None:
-    _set_parent_death_signal()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    envs: dict[int, Any] = {}
-    while True:
-        try:
-            message = conn.recv()
-        except (EOFError, OSError):
-            return
-        if message is None:
-            for env in envs.values():
-                env.close()
-            return
-        slot, cmd, payload = message
-        try:
-            result = _run_command(envs, env_spec, env_kwargs, slot, cmd, payload)
-        except Exception as exc:  # an env bug is reported on its slot, the worker lives on
-            tb = traceback.format_exc(limit=3)
-            result = _failed(f"{type(exc).__name__} in env {cmd}: {exc}\n{tb}")
-        conn.send((slot, result))
-
-
-class _Worker:
-    def __init__(self, ctx: Any, env_spec: EnvSpec, env_kwargs: dict[str, Any]) -> None:
-        self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_worker_main, args=(child, env_spec, env_kwargs), daemon=True)
-        self.process.start()
-        child.close()
-
-    def kill(self) -> None:
-        try:
-            self.conn.close()
-        finally:
-            if self.process.is_alive():
-                self.process.kill()
-            self.process.join(timeout=5)
 
 
 class VectorTextEnv:
@@ -125,7 +43,8 @@ class VectorTextEnv:
     ``send_reset``/``send_step`` then ``recv``. A worker that dies or exceeds ``timeout`` seconds
     on a command is killed and restarted: its in-flight slots get an ``EnvResult`` with ``error``
     set (``truncated=True``); its other slots lost their state and report an error on their next
-    step until they are reset.
+    step until they are reset. ``shm_bytes`` > 0 gives each worker a shared-memory block of that
+    size for replies longer than ``shm_threshold`` bytes.
     """
 
     def __init__(
@@ -136,6 +55,8 @@ class VectorTextEnv:
         env_kwargs: dict[str, Any] | None = None,
         num_workers: int | None = None,
         timeout: float = 60.0,
+        shm_bytes: int = 0,
+        shm_threshold: int = 1 << 16,
     ) -> None:
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
@@ -149,10 +70,13 @@ class VectorTextEnv:
         if self.num_workers < 0:
             raise ValueError(f"num_workers must be >= 0, got {num_workers}")
         self.timeout = timeout
+        if shm_bytes < 0 or shm_threshold < 0:
+            raise ValueError(f"shm_bytes and shm_threshold must be >= 0, got {shm_bytes}, {shm_threshold}")
+        self.shm_bytes, self.shm_threshold = shm_bytes, shm_threshold
         self.restarts = 0
         self._ctx = mp.get_context("spawn")
         self._local_envs: dict[int, Any] = {}
-        self._workers: list[_Worker] = [self._spawn() for _ in range(self.num_workers)]
+        self._workers: list[WorkerHandle] = [self._spawn() for _ in range(self.num_workers)]
         self._pending: dict[int, float] = {}  # slot -> deadline
         self._ready: list[tuple[int, EnvResult]] = []  # results produced without a round trip
         self._lost: set[int] = set()
@@ -160,8 +84,8 @@ class VectorTextEnv:
         self._finalizer = weakref.finalize(self, VectorTextEnv._shutdown, self._workers)
 
     # -- slots and workers --------------------------------------------------------------------
-    def _spawn(self) -> _Worker:
-        return _Worker(self._ctx, self.env_spec, self.env_kwargs)
+    def _spawn(self) -> WorkerHandle:
+        return WorkerHandle(self._ctx, self.env_spec, self.env_kwargs, self.shm_bytes, self.shm_threshold)
 
     def worker_of(self, slot: int) -> int:
         return slot % self.num_workers
@@ -181,23 +105,27 @@ class VectorTextEnv:
         self._check_slot(slot)
         if self.num_workers == 0:
             try:
-                result = _run_command(self._local_envs, self.env_spec, self.env_kwargs, slot, cmd, payload)
+                result = run_command(self._local_envs, self.env_spec, self.env_kwargs, slot, cmd, payload)
             except Exception as exc:
-                result = _failed(f"{type(exc).__name__} in env {cmd}: {exc}")
+                result = failed_result(f"{type(exc).__name__} in env {cmd}: {exc}")
             self._ready.append((slot, result))
             return
         if cmd == "step" and slot in self._lost:
-            self._ready.append((slot, _failed("env state was lost when its worker restarted; reset this slot")))
+            self._ready.append((slot, failed_result("env state was lost when its worker restarted; reset this slot")))
             return
         if cmd == "reset":
             self._lost.discard(slot)
-        worker = self._workers[self.worker_of(slot)]
-        try:
-            worker.conn.send((slot, cmd, payload))
-        except (BrokenPipeError, OSError):
-            self._pending[slot] = 0.0  # already dead: the next recv restarts it and marks the slot
-            return
+        self._workers[self.worker_of(slot)].outbox.append((slot, cmd, payload))
         self._pending[slot] = time.monotonic() + self.timeout
+
+    def flush(self) -> None:
+        """Send every worker its buffered commands, one message each (``recv`` does this)."""
+        for w_idx, worker in enumerate(self._workers):
+            if worker.outbox:
+                slots = [s for s, _, _ in worker.outbox]
+                if not worker.flush():  # already dead: the next collect restarts it and marks the slots
+                    for s in slots:
+                        self._pending[s] = 0.0
 
     def send_reset(self, slot: int, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
         self._send(slot, "reset", (seed, options))
@@ -216,6 +144,7 @@ class VectorTextEnv:
             return out
         if not self._pending:
             return []
+        self.flush()
         give_up = None if timeout is None else time.monotonic() + timeout
         while True:
             out = self._collect()
@@ -240,9 +169,9 @@ class VectorTextEnv:
             worker = self._workers[w_idx]
             try:
                 while worker.conn.poll():
-                    slot, result = worker.conn.recv()
-                    self._pending.pop(slot, None)
-                    out.append((slot, result))
+                    for slot, result in worker.receive():
+                        self._pending.pop(slot, None)
+                        out.append((slot, result))
             except (EOFError, OSError):
                 out.extend(self._restart(w_idx, f"env worker (pid {worker.process.pid}) died: exit code {worker.process.exitcode}"))
                 continue
@@ -265,7 +194,7 @@ class VectorTextEnv:
         for slot in [s for s in range(self.num_envs) if self.worker_of(s) == w_idx]:
             if slot in self._pending:
                 del self._pending[slot]
-                failed.append((slot, _failed(reason)))
+                failed.append((slot, failed_result(reason)))
             else:
                 self._lost.add(slot)
         return failed
@@ -313,10 +242,10 @@ class VectorTextEnv:
 
     # -- shutdown -------------------------------------------------------------------------------
     @staticmethod
-    def _shutdown(workers: list[_Worker]) -> None:
+    def _shutdown(workers: list[WorkerHandle]) -> None:
         for worker in workers:
             try:
-                worker.conn.send(None)
+                worker.conn.send_bytes(pickle.dumps(None))
             except (BrokenPipeError, OSError):
                 pass
         for worker in workers:
