@@ -26,7 +26,7 @@ def pad_right(seqs: Sequence[Sequence[int]], pad_id: int = 0) -> tuple[torch.Ten
     return ids, mask
 
 
-def _decoder_and_head(model: torch.nn.Module) -> tuple[torch.nn.Module, torch.nn.Module] | None:
+def decoder_and_head(model: torch.nn.Module) -> tuple[torch.nn.Module, torch.nn.Module] | None:
     """The transformer body and the LM head of an HF causal LM (peft-wrapped or not)."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     get_decoder = getattr(base, "get_decoder", None)
@@ -55,7 +55,7 @@ def next_token_logprobs(
     responses are a few tokens of a long prompt, and the LM head dominates small models.
     """
     sel = predict.bool()
-    parts = _decoder_and_head(model)
+    parts = decoder_and_head(model)
     if parts is None:  # not a standard HF causal LM: project every position
         logits = model(input_ids=input_ids, attention_mask=attention_mask).logits[:, :-1][sel].float()
     else:

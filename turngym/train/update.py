@@ -1,7 +1,10 @@
 """One policy update over a batch of episodes: samples → micro-batches → PPO-clip loss → step.
 
 Loss normalisation uses the token/sequence counts of the whole batch (``global_counts``), so the
-micro-batch split (length buckets) does not change the gradient. The first epoch's forward pass
+micro-batch split (length buckets) does not change the gradient. On N learner ranks the counts are
+summed over the ranks and every rank runs the same number of micro-batches (empty ones where it
+has fewer), so N ranks compute the update one process computes on the same batch
+(:mod:`turngym.train.parallel`). The first epoch's forward pass
 runs on the weights that generated the rollout, so its logprobs are the trainer-side logprobs that
 the off-policy guard compares with the rollout engine's.
 """
@@ -9,6 +12,7 @@ the off-policy guard compares with the rollout engine's.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -18,7 +22,8 @@ import torch
 from turngym.algos import losses
 from turngym.core.episode import Episode
 from turngym.train.config import OptimConfig
-from turngym.train.samples import Sample, collate, length_buckets, padded_batches, token_logprobs
+from turngym.train.parallel import SINGLE, DistContext, all_reduce
+from turngym.train.samples import Batch, Sample, collate, length_buckets, padded_batches, token_logprobs
 
 
 def autocast_context(mode: str, device: str = "cpu") -> contextlib.AbstractContextManager[Any]:
@@ -41,21 +46,30 @@ def policy_update(
     ref_model: torch.nn.Module | None = None,
     device: str = "cpu",
     bucketing: bool = True,
+    ctx: DistContext = SINGLE,
 ) -> dict[str, float]:
     """Run ``cfg.epochs`` optimizer steps over ``samples``; returns averaged metrics.
 
-    Writes the first epoch's logprobs to ``Turn.trainer_logprobs`` of the episodes.
+    Writes the first epoch's logprobs to ``Turn.trainer_logprobs`` of the episodes. With ``ctx``
+    of several ranks, ``samples`` are this rank's share (whole groups) and every rank must call.
     """
-    if not samples:
+    if not samples and not ctx.enabled:
         return {"update/samples": 0.0}
-    if bucketing:
+    if not samples:
+        buckets = []
+    elif bucketing:
         buckets = length_buckets(samples, cfg.micro_batch_tokens)
     else:  # the baseline: fixed row count in arrival order, each micro-batch padded to its longest row
         rows = max(1, cfg.micro_batch_tokens // max(len(s) for s in samples))
         buckets = padded_batches(samples, rows)
     batches = [collate(samples, idx, pad_id) for idx in buckets]
-    global_tokens, global_seqs = losses.global_counts([b.loss_mask for b in batches])
-    norm_constant = float(max(len(s) for s in samples))
+    local_tokens, local_seqs = losses.global_counts([b.loss_mask for b in batches])
+    longest = float(max((len(s) for s in samples), default=0))
+    global_tokens, global_seqs, total_samples = (int(v) for v in all_reduce([local_tokens, local_seqs, len(samples)], ctx))
+    norm_constant, n_batches = all_reduce([longest, len(batches)], ctx, op="max")
+    if total_samples == 0:
+        return {"update/samples": 0.0}
+    batches += [empty_batch(pad_id)] * (int(n_batches) - len(batches))  # same collectives on every rank
     sums: dict[str, float] = defaultdict(float)
     mismatch_abs, mismatch_n = 0.0, 0
     model.train()
@@ -90,35 +104,50 @@ def policy_update(
                 kl_mat = losses.kl_penalty(logp, ref_logp.float(), cfg.kl_kind)
                 kl = losses.agg_loss(kl_mat, batch.loss_mask, "token-mean", global_tokens=global_tokens)
             loss = losses.total_loss(pg.loss, entropy=ent, kl=kl, entropy_coef=cfg.entropy_coef, kl_coef=cfg.kl_coef)
-            loss.backward()
-            if epoch == 0:
+            (loss * ctx.loss_scale if ctx.enabled else loss).backward()
+            real_batch = bool(batch.index)  # an empty micro-batch runs the collectives and reports 0
+            if epoch == 0 and real_batch:
                 _record_trainer_logprobs(samples, batch, logp.detach(), episodes)
                 diff = (logp.detach() - batch.old_logprobs).abs() * batch.loss_mask
                 mismatch_abs += float(diff.sum())
                 mismatch_n += int(batch.loss_mask.sum())
             for k, v in pg.metrics.items():
-                sums[f"update/{k}"] += float(v) / cfg.epochs
-            sums["update/pg_loss"] += float(pg.loss.detach()) / cfg.epochs
+                sums[f"update/{k}"] += float(v) / cfg.epochs if real_batch else 0.0
+            sums["update/pg_loss"] += float(pg.loss.detach()) / cfg.epochs if real_batch else 0.0
             if ent is not None and epoch == 0:
-                sums["update/entropy"] += float(ent.detach())
+                sums["update/entropy"] += float(ent.detach()) if real_batch else 0.0
             if kl is not None:
-                sums["update/kl"] += float(kl) / cfg.epochs
+                sums["update/kl"] += float(kl) / cfg.epochs if real_batch else 0.0
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+        if hasattr(grad_norm, "full_tensor"):  # a DTensor under FSDP: already the global norm
+            grad_norm = grad_norm.full_tensor()
         sums["update/grad_norm"] += float(grad_norm) / cfg.epochs
         optimizer.step()
     model.eval()
-    real = sum(b.real_tokens for b in batches)
-    padded = sum(b.padded_tokens for b in batches)
-    sums.update(
+    real = sum(b.real_tokens for b in batches if b.index)
+    padded = sum(b.padded_tokens for b in batches if b.index)
+    grad_norm_sum = sums.pop("update/grad_norm")
+    keys = sorted(sums)
+    summed = all_reduce([sums[k] for k in keys] + [real, padded, mismatch_abs, mismatch_n, len(buckets)], ctx)
+    out = dict(zip(keys, summed[: len(keys)]))
+    real, padded, mismatch_abs, mismatch_n, n_real_batches = summed[len(keys):]
+    out.update(
         {
-            "update/samples": float(len(samples)),
-            "update/micro_batches": float(len(batches)),
+            "update/grad_norm": grad_norm_sum,
+            "update/samples": float(total_samples),
+            "update/micro_batches": float(n_real_batches),
             "update/tokens": float(global_tokens),
             "update/pad_fraction": 1.0 - real / max(padded, 1),
             "offpolicy/logprob_abs_diff": mismatch_abs / max(mismatch_n, 1),
         }
     )
-    return dict(sums)
+    return out
+
+
+def empty_batch(pad_id: int) -> Batch:
+    """A micro-batch with nothing to train: it runs the forward/backward collectives of a rank
+    that has fewer micro-batches than the others, and adds exactly zero to every gradient."""
+    return dataclasses.replace(collate([Sample([pad_id, pad_id], [0], [0.0], [0.0], [1.0])], [0], pad_id), index=[])
 
 
 def _to(batch: Any, device: str) -> Any:
