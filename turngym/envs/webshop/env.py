@@ -3,9 +3,10 @@
 Observations are upstream's modes (``text`` default: ``WebShop [SEP] Instruction: [SEP] ...``,
 ``text_rich``, ``html``, ``url``); actions are ``search[query]`` and ``click[value]`` parsed the
 upstream way. ``info["admissible_actions"]`` lists the ``click[...]`` actions of the page; on the
-search page, where the only action is a free-text search, it is absent (the set is not
-enumerable), and ``info["available_actions"]`` carries upstream's ``{"has_search_bar",
-"clickables"}`` on every page, as verl-agent's prompt reads it. An action that would do nothing
+search page, where any ``search[...]`` is valid, it lists one: the instruction as the query (what
+the oracle types first, and something a random or scripted agent can act on). ``search`` stays
+valid on every page, as upstream. ``info["available_actions"]`` carries upstream's
+``{"has_search_bar", "clickables"}``, which verl-agent's prompt is built from. An action that would do nothing
 upstream is invalid here (``action_valid=False``, the same page again, nothing changed).
 
 Reward on purchase: ``reward_mode="score"`` gives upstream's reward in [0, 1];
@@ -136,8 +137,12 @@ class WebShopEnv(TextEnv):
         return StepResult(self._obs(), reward=reward, terminated=True, won=won, info=extra)
 
     def admissible_actions(self) -> list[str] | None:
-        if self.session is None or self.session.parsed.has_search_bar:
-            return None  # the search page: free-text search, not enumerable
+        if self.session is None:
+            return None
+        if self.session.parsed.has_search_bar:  # any search[...] is valid; list the canonical one
+            from turngym.envs.webshop.oracle import instruction_query
+
+            return [f"search[{instruction_query(self.session.instruction)}]"]
         return self.session.admissible_actions()
 
     def expert_action(self) -> str | None:

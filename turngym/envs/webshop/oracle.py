@@ -1,7 +1,8 @@
 """The oracle: it knows the goal's product and options, and shops the way a careful person would.
 
-On the search page it types the instruction (without the price clause); if the goal product is not
-among that query's ≤ 50 hits it tries the product type with the goal's attributes, then the title.
+On the search page it types the instruction (the env's suggested search); if the goal product is
+not among that query's ≤ 50 hits it tries the instruction without its price clause, the product
+type with the goal's attributes, then the title.
 It pages with ``Next >`` to the product, opens it, selects each goal option and buys. Every action
 it returns is valid in the current state, and it never needs more than 1 search + 4 page turns +
 1 open + #options + 1 buy steps, so it fits verl-agent's 15-turn budget.
@@ -18,12 +19,17 @@ if TYPE_CHECKING:
 _PRICE = re.compile(r",? and price lower than [\d.]+ dollars$")
 
 
+def instruction_query(instruction: str) -> str:
+    """The search a shopper types first: the instruction itself, on one line, without brackets."""
+    return " ".join(instruction.replace("[", " ").replace("]", " ").split())
+
+
 def search_candidates(goal: dict[str, Any], product: dict[str, Any]) -> list[str]:
     instruction = _PRICE.sub("", goal["instruction_text"]).strip()
     typed = " ".join([product.get("query", ""), *goal.get("attributes", [])]).strip()
-    out = []
+    out = [instruction_query(goal["instruction_text"])]
     for q in (instruction, typed, product["Title"]):
-        q = " ".join(q.lower().split())
+        q = instruction_query(q.lower())
         if q and q not in out:
             out.append(q)
     return out

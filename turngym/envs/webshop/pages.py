@@ -172,6 +172,12 @@ def quote_segment(text: str) -> str:
     return urllib.parse.quote(text, safe="")
 
 
+def _kw(keywords: list[str]) -> str:
+    """Keywords as one path segment. A ``/`` would split the path once the server decodes it; the
+    search tokenizer splits on ``/`` anyway, so a space searches the same."""
+    return quote_segment(" ".join(keywords).replace("/", " "))
+
+
 class SiteUrls:
     """Form actions and links of one session's pages; the site serves exactly these routes."""
 
@@ -186,13 +192,13 @@ class SiteUrls:
         return f"{self.root}/{self.sid}"
 
     def results(self, keywords: list[str], page: int) -> str:
-        return f"{self.root}/search_results/{self.sid}/{quote_segment(' '.join(keywords))}/{page}"
+        return f"{self.root}/search_results/{self.sid}/{_kw(keywords)}/{page}"
 
     def item(self, asin: str, keywords: list[str], page: int, options: dict[str, str]) -> str:
-        return f"{self.root}/item_page/{self.sid}/{quote_segment(asin)}/{quote_segment(' '.join(keywords))}/{page}/{quote_segment(json.dumps(options))}"
+        return f"{self.root}/item_page/{self.sid}/{quote_segment(asin)}/{_kw(keywords)}/{page}/{quote_segment(json.dumps(options))}"
 
     def sub(self, asin: str, keywords: list[str], page: int, sub_page: str, options: dict[str, str]) -> str:
-        return f"{self.root}/item_sub_page/{self.sid}/{quote_segment(asin)}/{quote_segment(' '.join(keywords))}/{page}/{sub_page}/{quote_segment(json.dumps(options))}"
+        return f"{self.root}/item_sub_page/{self.sid}/{quote_segment(asin)}/{_kw(keywords)}/{page}/{sub_page}/{quote_segment(json.dumps(options))}"
 
     def done(self, asin: str, options: dict[str, str]) -> str:
         return f"{self.root}/done/{self.sid}/{quote_segment(asin)}/{quote_segment(json.dumps(options))}"
