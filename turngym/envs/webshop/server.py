@@ -12,7 +12,7 @@ valid, available actions). Bad input gets a 4xx with a reason, never a 500: unkn
 sub-pages are 404, malformed keywords/options/pages 400/422, over-long input 413/414.
 """
 
-from __future__ import annotations
+# no `from __future__ import annotations`: FastAPI reads the route annotations, which name classes local to create_app
 
 import ast
 import collections
