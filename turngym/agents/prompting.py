@@ -105,7 +105,9 @@ TEMPLATES: dict[str, Callable[[str], TemplateFn]] = {
     "compact": compact_template,
 }
 #: env id prefix (lower case) -> template name, for ``"auto"``
-ENV_FAMILIES: dict[str, str] = {"keydoor": "keydoor", "toolcalc": "toolcalc", "alfworld": "alfworld"}
+ENV_FAMILIES: dict[str, str] = {"keydoor": "keydoor", "toolcalc": "toolcalc", "alfworld": "alfworld", "webshop": "webshop"}
+#: template name -> the env package module that owns its prompts (loaded only when asked for)
+ENV_PROMPT_MODULES: dict[str, str] = {"alfworld": "turngym.envs.alfworld.prompts", "webshop": "turngym.envs.webshop.prompts"}
 
 
 def register_template(name: str, factory: Callable[[str], TemplateFn], *, env_prefix: str | None = None) -> None:
@@ -114,10 +116,10 @@ def register_template(name: str, factory: Callable[[str], TemplateFn], *, env_pr
         ENV_FAMILIES[env_prefix.lower()] = name
 
 
-def _alfworld_factory() -> Callable[[str], TemplateFn] | None:
-    """ALFWorld's prompts are owned by its env package; use them when that module provides one."""
+def _env_factory(name: str) -> Callable[[str], TemplateFn] | None:
+    """An env family's prompts are owned by its env package; use them when that module provides one."""
     try:
-        mod = importlib.import_module("turngym.envs.alfworld.prompts")
+        mod = importlib.import_module(ENV_PROMPT_MODULES[name])
     except ImportError:
         return None
     factory = getattr(mod, "template_factory", None)
@@ -135,8 +137,8 @@ def resolve_template(spec: str | TemplateFn, *, env_id: str = "", instructions: 
     if spec == "auto":
         family = env_id.split("-")[0].lower()
         name = ENV_FAMILIES.get(family, "generic")
-    if name == "alfworld" and "alfworld" not in TEMPLATES:
-        factory = _alfworld_factory()
+    if name in ENV_PROMPT_MODULES and name not in TEMPLATES:
+        factory = _env_factory(name)
         return (factory or generic_template)(instructions)
     if name not in TEMPLATES:
         raise ValueError(f"unknown template {spec!r}; choose one of {', '.join(['auto', *TEMPLATES])} or pass a function")

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 console = Console()
@@ -110,7 +111,7 @@ def play(
         console.print(obs, markup=False, highlight=False)
         admissible = info.get("admissible_actions") or []
         for i, a in enumerate(admissible, 1):
-            console.print(f"  [cyan]{i:>2}[/] {a}", highlight=False)
+            console.print(f"  [cyan]{i:>2}[/] {escape(a)}", highlight=False)  # actions like click[b07x] are not markup
         try:
             typed = console.input("[bold]> [/]")
         except (EOFError, KeyboardInterrupt):

@@ -27,6 +27,7 @@ envs_cli.attach(app)
 _SUBCOMMANDS = {
     "sandbox": "turngym.cli.sandbox",
     "alfworld": "turngym.cli.alfworld",
+    "webshop": "turngym.cli.webshop",
     "model": "turngym.cli.model",
     "train": "turngym.cli.train",
     "replay": "turngym.cli.replay",

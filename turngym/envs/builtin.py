@@ -6,6 +6,7 @@ _BUILTIN = {
     "KeyDoor-v0": "turngym.envs.toys.keydoor:KeyDoorEnv",
     "ToolCalc-v0": "turngym.envs.toys.toolcalc:ToolCalcEnv",
     "ALFWorld-v0": "turngym.envs.alfworld.env:ALFWorldEnv",
+    "WebShop-v0": "turngym.envs.webshop.env:WebShopEnv",
 }
 
 for _env_id, _entry in _BUILTIN.items():
