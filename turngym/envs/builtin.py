@@ -6,6 +6,7 @@ _BUILTIN = {
     "KeyDoor-v0": "turngym.envs.toys.keydoor:KeyDoorEnv",
     "ToolCalc-v0": "turngym.envs.toys.toolcalc:ToolCalcEnv",
     "ALFWorld-v0": "turngym.envs.alfworld.env:ALFWorldEnv",
+    "SearchQA-v0": "turngym.envs.searchqa.env:SearchQAEnv",
 }
 
 for _env_id, _entry in _BUILTIN.items():
