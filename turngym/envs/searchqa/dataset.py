@@ -191,4 +191,62 @@ def write_questions(questions: dict[str, list[Question]], directory: str | os.Pa
     return counts
 
 
-__all__ = ["DIR_FORMAT", "RetrieverError", "SearchData", "load_data", "load_questions", "write_questions"]
+def build_directory(
+    out: str | os.PathLike[str],
+    *,
+    size: str | int = "small",
+    seed: int = 0,
+    corpus_path: str | os.PathLike[str] | None = None,
+    questions_path: str | os.PathLike[str] | None = None,
+    dense: bool = False,
+    dense_model: str | None = None,
+    show_progress: bool = True,
+) -> dict[str, Any]:
+    """Write a search directory (corpus, questions, BM25 index, optionally dense) and report sizes
+    and timings; :func:`load_data` (``index_dir=``) and ``turngym search serve`` read it back."""
+    import resource
+    import shutil
+    import time
+
+    from turngym.envs.searchqa.corpus import write_jsonl
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    if corpus_path is not None:
+        if questions_path is None:
+            raise ValueError("a real corpus needs its questions (questions_path)")
+        shutil.copyfile(corpus_path, out / "corpus.jsonl")
+        questions = load_questions(questions_path)
+        meta: dict[str, Any] = {"source": "jsonl", "name": f"file-{Path(questions_path).stem}"}
+    else:
+        world = build_world(size, seed)
+        generated = render_corpus(world)
+        timings["generate_s"] = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        questions = generate_questions(generated)
+        timings["questions_s"] = time.perf_counter() - t1
+        t1 = time.perf_counter()
+        write_jsonl(generated, out / "corpus.jsonl")
+        timings["write_s"] = time.perf_counter() - t1
+        meta = {"source": "generated", "name": world.key, "version": GENERATOR_VERSION, "size": world.num_people, "seed": seed, "ids_are_positions": True}
+        del generated, world
+    counts = write_questions(questions, out / "questions")
+    corpus = JsonlCorpus(out / "corpus.jsonl")
+    t1 = time.perf_counter()
+    bm25 = BM25Retriever.build(corpus, show_progress=show_progress)
+    timings["bm25_index_s"] = time.perf_counter() - t1
+    bm25.save(out)
+    if dense:
+        t1 = time.perf_counter()
+        DenseRetriever.build(corpus, model_path=dense_model, show_progress=show_progress).save(out)
+        timings["dense_index_s"] = time.perf_counter() - t1
+    meta.update(format=DIR_FORMAT, num_passages=len(corpus), questions=counts, dense=dense)
+    (out / "meta.json").write_text(json.dumps(meta, indent=1))
+    disk = {p.name: sum(f.stat().st_size for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file()) for p in out.iterdir()}
+    timings["total_s"] = time.perf_counter() - t0
+    return {**meta, "timings": timings, "disk_bytes": disk, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+__all__ = ["DIR_FORMAT", "build_directory", "RetrieverError", "SearchData", "load_data", "load_questions", "write_questions"]
