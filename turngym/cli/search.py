@@ -80,12 +80,20 @@ def serve(
     """Serve the Search-R1 retrieval API: POST /retrieve {"queries": [...], "topk": 3, "return_scores": true}."""
     from turngym.envs.searchqa.server import serve as run
 
-    if corpus is not None:
-        from turngym.envs.searchqa.corpus import JsonlCorpus
-        from turngym.envs.searchqa.retrieval import BM25Retriever, DenseRetriever
+    from turngym.envs.searchqa.corpus import JsonlCorpus
+    from turngym.envs.searchqa.retrieval import BM25Retriever, DenseRetriever, RetrieverError
 
+    if corpus is not None:
         passages = JsonlCorpus(corpus)
         retriever = DenseRetriever.build(passages) if dense else BM25Retriever.build(passages, show_progress=True)
+        n = len(passages)
+    elif index_dir is not None:  # the index only: the server has no use for the questions
+        try:
+            passages = JsonlCorpus(index_dir / "corpus.jsonl")
+            retriever = DenseRetriever.load(index_dir, passages) if dense else BM25Retriever.load(index_dir, passages)
+        except (FileNotFoundError, RetrieverError, ImportError) as exc:
+            _fail(str(exc))
+            return
         n = len(passages)
     else:
         data = _data(size, seed, index_dir, dense=dense)

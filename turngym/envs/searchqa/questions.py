@@ -20,7 +20,6 @@ Splits are pinned: a question's split is a hash of its program (10% test, 10% de
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -216,8 +215,8 @@ class QuestionBuilder:
                     plan.append((title, HINTS[rel]))
         # The split key ignores the order of the options, so "A or B?" and "B or A?" never land
         # in different splits (the pair's facts would leak from train into test).
-        key = {"op": fam.op, "path": list(fam.path), "entities": sorted(names)}
-        digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()
+        key = "\x1f".join([fam.op, ".".join(fam.path), *sorted(names)])
+        digest = hashlib.sha1(key.encode()).hexdigest()
         return Question(digest[:12], text, answers, fam.kind, program, tuple(supporting), tuple(plan), {"family": fam.name, "hash": digest})
 
 

@@ -76,10 +76,31 @@ def _stemmer(name: str | None) -> Any:
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the ``k`` highest positive scores, by score then index (deterministic ties)."""
+    """Indices of the ``k`` highest positive scores, by score then index (deterministic ties).
+
+    For the small k of search (3), k passes of ``argmax`` (which returns the first, i.e. lowest,
+    index of a tie) cost ~0.5 ms each on a million scores, against ~14 ms for ``argpartition``;
+    ``scores`` is modified during the passes and restored.
+    """
     k = min(k, len(scores))
     if k <= 0:
         return np.empty(0, dtype=np.int64)
+    if k <= 16:
+        picked: list[int] = []
+        saved: list[float] = []
+        try:
+            for _ in range(k):
+                i = int(np.argmax(scores))
+                value = scores[i]
+                if not value > 0:
+                    break
+                picked.append(i)
+                saved.append(value)
+                scores[i] = -np.inf
+        finally:
+            if picked:
+                scores[picked] = saved
+        return np.asarray(picked, dtype=np.int64)
     part = np.argpartition(-scores, k - 1)[:k]
     threshold = scores[part].min()
     candidates = np.flatnonzero(scores >= threshold) if threshold > 0 else np.flatnonzero(scores > 0)

@@ -8,12 +8,16 @@ Request: ``{"queries": [...], "topk": 3, "return_scores": true}`` (Search-R1's c
 server keeps serving.
 
 Endpoints are plain functions, so FastAPI runs them in its thread pool: concurrent requests are
-served side by side and one slow batch does not block the health check.
+accepted and parsed side by side (the searches themselves take turns, see ``create_app``) and a
+long batch does not block the health check.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from turngym.envs.searchqa.retrieval import Retriever
 
@@ -21,32 +25,39 @@ MAX_BATCH = 4096
 SERVE_INSTALL = 'pip install "turngym[search]"'
 
 
-def create_app(retriever: Retriever, *, default_topk: int = 3, max_batch: int = MAX_BATCH, num_passages: int | None = None) -> Any:
+class RetrieveRequest(BaseModel):
+    """A Search-R1 retrieval request (extra keys are ignored, as other clients send some)."""
+
+    model_config = ConfigDict(extra="ignore")
+    queries: list[str] | None = Field(None, max_length=MAX_BATCH, description="Batch of queries.")
+    query: str | None = Field(None, description="A single query (alternative to queries).")
+    topk: int | None = Field(None, ge=1, le=1000)
+    return_scores: bool = False
+
+    @model_validator(mode="after")
+    def _one_form(self) -> RetrieveRequest:
+        if (self.queries is None) == (self.query is None):
+            raise ValueError("give exactly one of 'queries' (a list of strings) or 'query' (a string)")
+        return self
+
+
+def create_app(retriever: Retriever, *, default_topk: int = 3, num_passages: int | None = None) -> Any:
     try:
         from fastapi import FastAPI
-        from pydantic import BaseModel, ConfigDict, Field, model_validator
     except ImportError:
         raise ImportError(f"the retrieval server needs fastapi and uvicorn: {SERVE_INSTALL}") from None
 
-    class RetrieveRequest(BaseModel):
-        model_config = ConfigDict(extra="ignore")
-        queries: list[str] | None = Field(None, max_length=max_batch, description="Batch of queries.")
-        query: str | None = Field(None, description="A single query (alternative to queries).")
-        topk: int | None = Field(None, ge=1, le=1000)
-        return_scores: bool = False
-
-        @model_validator(mode="after")
-        def _one_form(self) -> RetrieveRequest:
-            if (self.queries is None) == (self.query is None):
-                raise ValueError("give exactly one of 'queries' (a list of strings) or 'query' (a string)")
-            return self
-
     app = FastAPI(title="turngym retriever", description="Search-R1-compatible retrieval API")
+    # One search at a time: scoring is CPU-bound Python + numpy, and threads interleaving on the
+    # GIL made 4 concurrent clients 2.5x slower than one (measured, benchmarks/search_speed.py).
+    # Requests still arrive, parse and serialise concurrently.
+    lock = threading.Lock()
 
     @app.post("/retrieve")
     def retrieve(request: RetrieveRequest) -> dict[str, Any]:
         queries = request.queries if request.queries is not None else [request.query or ""]
-        hits = retriever.search(queries, request.topk or default_topk)
+        with lock:
+            hits = retriever.search(queries, request.topk or default_topk)
         return {"result": [[h.to_json(with_score=request.return_scores) for h in per_query] for per_query in hits]}
 
     @app.get("/health")
