@@ -95,3 +95,10 @@ def test_make_projection_from_config():
     with pytest.raises(TypeError):
         make_projection("plain", colour="red")
     assert all(p.instructions and isinstance(p.stop, tuple) for p in (cls() for cls in PROJECTIONS.values()))
+
+
+def test_search_answer_keep_response_hands_the_env_the_reasoning():
+    proj = make_projection({"name": "search_answer", "keep_response": True})
+    out = proj("<think>first find X</think>\n<search> X </search> trailing words")
+    assert out.parsed and out.action == "<think>first find X</think>\n<search> X </search>" and out.extras["content"] == "X"
+    assert not proj("<think>no tag</think>").parsed

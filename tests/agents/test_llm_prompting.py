@@ -110,3 +110,23 @@ def test_concat_sequence_checks_the_layout():
     bad = Turn(index=1, prompt_token_ids=[1, 2, 7], response_token_ids=[5])
     with pytest.raises(ValueError, match="does not extend"):
         concat_sequence([t0, bad])
+
+
+def test_searchqa_family_uses_the_env_packages_search_r1_prompt():
+    from turngym.agents.prompting import HistoryStep, resolve_template
+    from turngym.envs.searchqa.prompts import SEARCH_R1_INSTRUCTION
+
+    template = resolve_template("auto", env_id="SearchQA-v0", instructions="ignored")
+    first = template("Who wrote X?", [], "Question: Who wrote X?", None)
+    assert first == [{"role": "user", "content": f"{SEARCH_R1_INSTRUCTION} Question: Who wrote X?\n"}]
+    later = template("Who wrote X?", [HistoryStep("Question: Who wrote X?", "<search>X</search>")], "<information>Doc 1(Title: \"X\") ...</information>", None)
+    assert later[0]["content"].endswith("<search>X</search>\n<information>Doc 1(Title: \"X\") ...</information>\n")
+
+
+def test_inline_transcript_keeps_env_text_inside_the_assistant_turn(tok):
+    from turngym.agents.prompting import Transcript
+
+    chat, inline = Transcript(tok), Transcript(tok, inline=True)
+    response = tok.encode("<search>X</search>", add_special_tokens=False)
+    assert inline.reply_text(response, "<information>i</information>") == "\n\n<information>i</information>\n\n"
+    assert chat.reply_text(response, "<information>i</information>").startswith("<|im_end|>")

@@ -69,9 +69,12 @@ class LLMAgent:
         max_obs_tokens: int | None = None,
         tokenizer: Any = None,
         reply: ReplyFn = default_reply,
+        concat_reply: Literal["chat", "inline"] = "chat",
     ) -> None:
         if layout not in ("step", "concat"):
             raise ValueError(f"layout must be 'step' or 'concat', got {layout!r}")
+        if concat_reply not in ("chat", "inline"):
+            raise ValueError(f"concat_reply must be 'chat' (env replies as user turns) or 'inline' (Search-R1: inside the assistant turn), got {concat_reply!r}")
         if history_k < 0:
             raise ValueError(f"history_k must be >= 0, got {history_k}")
         self.backend = backend
@@ -93,7 +96,8 @@ class LLMAgent:
         self.reply = reply
         self._template_spec = template
         self._templates: dict[str, TemplateFn] = {}
-        self._transcript = Transcript(self.tokenizer) if self.tokenizer is not None else None
+        self.concat_reply = concat_reply
+        self._transcript = Transcript(self.tokenizer, inline=concat_reply == "inline") if self.tokenizer is not None else None
 
     # -- the Agent protocol ---------------------------------------------------------------------
     def act(self, inputs: list[AgentInput]) -> list[AgentAction]:

@@ -97,7 +97,9 @@ class SearchAnswer:
     """Search-R1's format: the first ``<search>q</search>`` or ``<answer>a</answer>`` block.
 
     The action keeps its tags (``<search>q</search>``) so that the env knows which one it got;
-    ``extras`` carries ``kind`` and ``content``.
+    ``extras`` carries ``kind`` and ``content``. With ``keep_response`` the action is the response
+    up to the end of that block, reasoning included (what Search-R1 hands its env, and what a
+    format-shaped reward has to see).
     """
 
     name: ClassVar[str] = "search_answer"
@@ -106,6 +108,7 @@ class SearchAnswer:
         "when you know the answer write <answer> answer </answer>."
     )
     stop: tuple[str, ...] = ("</search>", "</answer>")
+    keep_response: bool = False
 
     def __call__(self, response: str) -> Projected:
         match = re.search(r"<(search|answer)>(.*?)</\1>", response, flags=re.DOTALL)
@@ -114,7 +117,8 @@ class SearchAnswer:
         kind, content = match.group(1), match.group(2).strip()
         if not content:
             return Projected(response.strip(), False, {"reason": f"empty <{kind}> block"})
-        return Projected(f"<{kind}>{content}</{kind}>", True, {"kind": kind, "content": content})
+        action = response[: match.end()].strip() if self.keep_response else f"<{kind}>{content}</{kind}>"
+        return Projected(action, True, {"kind": kind, "content": content})
 
 
 @dataclass(frozen=True)

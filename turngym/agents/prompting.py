@@ -105,9 +105,7 @@ TEMPLATES: dict[str, Callable[[str], TemplateFn]] = {
     "compact": compact_template,
 }
 #: env id prefix (lower case) -> template name, for ``"auto"``
-ENV_FAMILIES: dict[str, str] = {"keydoor": "keydoor", "toolcalc": "toolcalc", "alfworld": "alfworld", "webshop": "webshop"}
-#: template name -> the env package module that owns its prompts (loaded only when asked for)
-ENV_PROMPT_MODULES: dict[str, str] = {"alfworld": "turngym.envs.alfworld.prompts", "webshop": "turngym.envs.webshop.prompts"}
+ENV_FAMILIES: dict[str, str] = {"keydoor": "keydoor", "toolcalc": "toolcalc", "alfworld": "alfworld", "webshop": "webshop", "searchqa": "searchqa"}
 
 
 def register_template(name: str, factory: Callable[[str], TemplateFn], *, env_prefix: str | None = None) -> None:
@@ -116,10 +114,11 @@ def register_template(name: str, factory: Callable[[str], TemplateFn], *, env_pr
         ENV_FAMILIES[env_prefix.lower()] = name
 
 
-def _env_factory(name: str) -> Callable[[str], TemplateFn] | None:
-    """An env family's prompts are owned by its env package; use them when that module provides one."""
+def _env_factory(family: str) -> Callable[[str], TemplateFn] | None:
+    """An env family's prompts are owned by its package (``turngym.envs.<family>.prompts``); use
+    its ``template_factory`` (or ``template``) when that module provides one."""
     try:
-        mod = importlib.import_module(ENV_PROMPT_MODULES[name])
+        mod = importlib.import_module(f"turngym.envs.{family}.prompts")
     except ImportError:
         return None
     factory = getattr(mod, "template_factory", None)
@@ -137,7 +136,7 @@ def resolve_template(spec: str | TemplateFn, *, env_id: str = "", instructions: 
     if spec == "auto":
         family = env_id.split("-")[0].lower()
         name = ENV_FAMILIES.get(family, "generic")
-    if name in ENV_PROMPT_MODULES and name not in TEMPLATES:
+    if name in ENV_FAMILIES.values() and name not in TEMPLATES:
         factory = _env_factory(name)
         return (factory or generic_template)(instructions)
     if name not in TEMPLATES:
@@ -152,12 +151,17 @@ class Transcript:
     template puts after an assistant message (``<|im_end|>\\n``; only the part the response did not
     already generate), then the user message and the generation prompt, all derived by rendering
     the template rather than hard-coding ChatML. Without one, replies are joined by newlines.
+
+    ``inline=True`` is Search-R1's layout: the env reply goes into the same assistant message,
+    between blank lines (``...</search>\\n\\n<information>...</information>\\n\\n``), and the policy
+    continues after it; its tokens are still env tokens (loss mask 0).
     """
 
     _PROBE_A, _PROBE_U = "\x00assistant-probe\x00", "\x00user-probe\x00"
 
-    def __init__(self, tokenizer: Any) -> None:
+    def __init__(self, tokenizer: Any, *, inline: bool = False) -> None:
         self.tokenizer = tokenizer
+        self.inline = inline
         self.chat = bool(getattr(tokenizer, "chat_template", None))
         if self.chat:
             base = [{"role": "user", "content": "u"}, {"role": "assistant", "content": self._PROBE_A}]
@@ -183,6 +187,8 @@ class Transcript:
 
     def reply_text(self, response_ids: list[int], reply: str) -> str:
         """The env's part after a response: closes the assistant turn and opens the next one."""
+        if self.inline:
+            return "\n\n" + reply + "\n\n"
         if not self.chat:
             return "\n" + reply + "\n"
         end = self.assistant_end

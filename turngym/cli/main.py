@@ -31,6 +31,7 @@ _SUBCOMMANDS = {
     "model": "turngym.cli.model",
     "train": "turngym.cli.train",
     "replay": "turngym.cli.replay",
+    "search": "turngym.cli.search",
 }
 
 for _name, _module in _SUBCOMMANDS.items():

@@ -7,6 +7,7 @@ _BUILTIN = {
     "ToolCalc-v0": "turngym.envs.toys.toolcalc:ToolCalcEnv",
     "ALFWorld-v0": "turngym.envs.alfworld.env:ALFWorldEnv",
     "WebShop-v0": "turngym.envs.webshop.env:WebShopEnv",
+    "SearchQA-v0": "turngym.envs.searchqa.env:SearchQAEnv",
 }
 
 for _env_id, _entry in _BUILTIN.items():

@@ -548,8 +548,29 @@ def _check_determinism(ctx: _Ctx) -> str:
 
 
 def _check_invalid(ctx: _Ctx) -> str:
-    d, rng = _Driver(ctx.env), random.Random(ctx.seed + 2)
-    notes: set[str] = set()
+    env, made = _oracle_env_for_free_text(ctx)
+    try:
+        return _invalid_trials(ctx, env, notes={"free-text actions without an admissible set: driven by the oracle"} if made else set())
+    finally:
+        if made is not None:
+            _close(made)
+
+
+def _oracle_env_for_free_text(ctx: _Ctx) -> tuple[Any, Any]:
+    """An env without an admissible set accepts only well-formed text, which random text is not:
+    the valid actions around the garbage come from its oracle (a fresh ``expert=True`` instance)."""
+    _, info = _Driver(ctx.env).reset(ctx.seed)
+    if "admissible_actions" in info or _expert(info) is not None or ctx.make_fresh is None:
+        return ctx.env, None
+    try:
+        made = ctx.make_fresh(expert=True)
+    except Exception:
+        return ctx.env, None
+    return made, made
+
+
+def _invalid_trials(ctx: _Ctx, env: Any, notes: set[str]) -> str:
+    d, rng = _Driver(env), random.Random(ctx.seed + 2)
     trials = 0
     for k in range(len(GARBAGE_ACTIONS) * 2):
         s = ctx.seed + 10 + k

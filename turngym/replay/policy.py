@@ -18,6 +18,7 @@ _AGENT_KEYS = (
     "template",
     "projection",
     "layout",
+    "concat_reply",
     "history_k",
     "max_new_tokens",
     "max_prompt_tokens",

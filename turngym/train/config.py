@@ -67,8 +67,9 @@ class ModelConfig(_Section):
 class PolicyConfig(_Section):
     backend: Literal["hf", "vllm"] = "hf"
     layout: Literal["step", "concat"] = "step"
+    concat_reply: Literal["chat", "inline"] = Field("chat", description="Concat layout: env replies as user turns, or inline in the assistant turn (Search-R1).")
     template: str = "auto"
-    projection: str = "auto"
+    projection: str | dict[str, Any] = Field("auto", description="A projection name, or {name: ..., **options}.")
     history_k: int = Field(2, ge=0)
     max_new_tokens: int = Field(16, ge=1)
     max_prompt_tokens: int = Field(1024, ge=16)

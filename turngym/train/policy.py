@@ -21,13 +21,17 @@ def make_llm_agent(
     temperature: float = 1.0,
     top_p: float = 1.0,
     seed: int | None = None,
+    concat_reply: str = "chat",
 ) -> Any:
     from turngym.agents.llm import LLMAgent
 
     if projection == "auto":
         projection = "plain"
     sampling = SamplingParams(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed)
-    return LLMAgent(backend, template=template, projection=projection, layout=layout, sampling=sampling, history_k=history_k, max_prompt_tokens=max_prompt_tokens)
+    return LLMAgent(
+        backend, template=template, projection=projection, layout=layout, sampling=sampling, history_k=history_k,
+        max_prompt_tokens=max_prompt_tokens, concat_reply=concat_reply,  # type: ignore[arg-type]
+    )
 
 
 def set_sampling_seed(agent: Any, seed: int) -> None:

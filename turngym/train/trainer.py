@@ -219,6 +219,7 @@ class Trainer:
             "template": p.template,
             "projection": p.projection,
             "layout": p.layout,
+            "concat_reply": p.concat_reply,
             "history_k": p.history_k,
             "max_new_tokens": p.max_new_tokens,
             "max_prompt_tokens": p.max_prompt_tokens,
