@@ -218,6 +218,14 @@ def _run_msg(code: str, timeout: float, memory_mb: int | None, fs: dict[str, byt
             "files": {k: base64.b64encode(v).decode() for k, v in fs.items()}}
 
 
+def _from_worker(reply: Any) -> ExecResult:
+    """A worker's reply (it checked the child's report already: a malformed one is infrastructure)."""
+    try:
+        return ExecResult.from_dict(reply)
+    except ValueError as exc:
+        return ExecResult.sandbox_error(f"malformed reply from the sandbox worker: {exc}")
+
+
 class StreamBackend(Backend):
     """A pool of ``--stdio`` workers behind any stream factory (Docker containers, or local pipes)."""
 
@@ -263,7 +271,7 @@ class StreamBackend(Backend):
             return ExecResult.sandbox_error(str(exc))
         finally:
             self._free.put(w)
-        return ExecResult.from_dict(reply)
+        return _from_worker(reply)
 
     def session(self, *, memory_mb: int | None = None, timeout: float | None = None) -> StreamSession:
         self._rr = (self._rr + 1) % len(self._all)
@@ -312,7 +320,7 @@ class StreamSession(Session):
         except SandboxError as exc:
             self.sid = None
             return ExecResult(status="sandbox_error", error_name="SandboxError", error_value=str(exc), session_lost=True)
-        r = ExecResult.from_dict(reply)
+        r = _from_worker(reply)
         if r.session_lost:
             self.sid = None
         return r
