@@ -22,7 +22,7 @@ from typing import Any
 
 from . import _protocol
 from . import worker as _worker
-from .base import Backend, Files, Session, validate_call, validate_files
+from .base import Backend, Files, Session, validate_call, validate_collect, validate_files
 from .config import SandboxConfig
 from .errors import SandboxError, SandboxUnavailable, SessionLost
 from .result import ExecResult
@@ -214,7 +214,7 @@ class StreamWorker:
 def _run_msg(code: str, timeout: float, memory_mb: int | None, fs: dict[str, bytes], stdin: str | None,
              collect_files: bool | list[str]) -> dict[str, Any]:
     return {"op": "run", "code": code, "timeout": timeout, "memory_mb": memory_mb, "stdin": stdin,
-            "collect_files": collect_files if isinstance(collect_files, bool) else list(collect_files),
+            "collect_files": validate_collect(collect_files),
             "files": {k: base64.b64encode(v).decode() for k, v in fs.items()}}
 
 

@@ -187,13 +187,25 @@ def new_call_id() -> str:
     return os.urandom(8).hex()
 
 
-def check_session_reply(reply: Any, call_id: str, **kw: Any) -> dict[str, Any]:
-    """A session reply for call ``call_id`` (see :func:`check_report`), or :class:`Violation`."""
+def check_session_reply(reply: Any, call_id: str, *, timeout: float, elapsed: float, **kw: Any) -> dict[str, Any]:
+    """A session reply for call ``call_id`` (see :func:`check_report`), or :class:`Violation`.
+
+    The limits a session enforces in-process are checked against what the caller measured: a soft
+    ``timeout`` needs ``elapsed`` (the call's wall time) to have reached ``timeout``, an
+    ``output_limit`` a stream at the cap.
+    """
     if not isinstance(reply, dict):
         raise Violation("the reply is not a JSON object")
     if reply.get("call") != call_id:
         raise Violation("a reply that does not belong to this call")
-    return check_report(reply, session=True, **kw)
+    fields = check_report(reply, session=True, **kw)
+    if fields["status"] == "timeout" and elapsed + 0.01 < timeout:
+        raise Violation(f"a soft timeout of {timeout:g} s after {elapsed:.3f} s")
+    if fields["status"] == "output_limit":
+        cap = kw.get("max_output", 0)
+        if max(len(fields[k].encode("utf-8", "replace")) for k in ("stdout", "stderr")) < cap - 4:
+            raise Violation("an output limit with both streams under the cap")
+    return fields
 
 
 def max_report_bytes(max_files_bytes: int, max_output: int = 0) -> int:

@@ -26,7 +26,7 @@ from typing import Any
 
 from . import _protocol, collector, integrity
 from . import worker as _worker
-from .base import Backend, Files, Session, validate_call, validate_files
+from .base import Backend, Files, Session, validate_call, validate_collect, validate_files
 from .config import SandboxConfig
 from .errors import SandboxError, SandboxUnavailable, SandboxWarning, SessionLost
 from .result import ExecResult
@@ -291,7 +291,7 @@ class LocalBackend(Backend):
         fs = validate_files(files)
         timeout = float(timeout or cfg.timeout_s)
         msg = {"op": "run", "code": code, "timeout": timeout, "memory_mb": int(memory_mb or cfg.memory_mb),
-               "stdin": stdin, "collect_files": collect_files if isinstance(collect_files, bool) else list(collect_files),
+               "stdin": stdin, "collect_files": validate_collect(collect_files),
                "files": {k: base64.b64encode(v).decode() for k, v in fs.items()}}
         t0 = time.perf_counter()
         w = self._acquire()
@@ -489,7 +489,7 @@ class LocalSession(Session):
             raise TypeError("stdin must be a str")
         fs = validate_files(files)
         timeout = float(timeout or self.timeout)
-        spec = collect_files if isinstance(collect_files, bool) else list(collect_files)
+        spec = validate_collect(collect_files)
         call = integrity.new_call_id()
         msg = {"code": code, "timeout": timeout, "memory_mb": self.memory_mb, "stdin": stdin, "collect_files": spec,
                "files": {k: base64.b64encode(v).decode() for k, v in fs.items()}, "call": call}
@@ -509,23 +509,23 @@ class LocalSession(Session):
                                                         integrity.max_report_bytes(cfg.max_files_out_bytes, cfg.max_output_bytes))
                 if len(frames) > 1 or self._buf:
                     raise integrity.Violation(f"{len(frames)} frames and {len(self._buf)} more bytes for one call")
-                fields = integrity.check_session_reply(frames[0], call, collect_spec=spec, max_files_bytes=cfg.max_files_out_bytes,
-                                                       max_output=cfg.max_output_bytes)
+                fields = integrity.check_session_reply(frames[0], call, timeout=timeout, elapsed=time.monotonic() - t0, collect_spec=spec,
+                                                       max_files_bytes=cfg.max_files_out_bytes, max_output=cfg.max_output_bytes)
             except TimeoutError:
                 self._kill()
                 return ExecResult(status="timeout", duration_s=time.monotonic() - t0, error_name="TimeoutError",
                                   error_value=f"cell ignored the {timeout:g} s soft timeout; session process killed",
                                   session_lost=True)
+            except (integrity.Violation, _protocol.ProtocolError) as exc:  # before OSError: ProtocolError is one
+                # An unreadable or foreign frame: the code wrote to the channel, which cannot be
+                # trusted (nor re-synchronised) any more. Killed, so no later call reads its bytes.
+                self._kill()
+                return ExecResult(**integrity.violation_fields(str(exc)), duration_s=time.monotonic() - t0, session_lost=True)
             except (EOFError, OSError) as exc:
                 self._kill()
                 return ExecResult(status="killed", duration_s=time.monotonic() - t0, error_name="Killed",
                                   error_value=f"session process died ({type(exc).__name__}); state is lost",
                                   session_lost=True)
-            except (integrity.Violation, _protocol.ProtocolError) as exc:
-                # An unreadable or foreign frame: the code wrote to the channel, which cannot be
-                # trusted (nor re-synchronised) any more. Killed, so no later call reads its bytes.
-                self._kill()
-                return ExecResult(**integrity.violation_fields(str(exc)), duration_s=time.monotonic() - t0, session_lost=True)
             duration = time.monotonic() - t0
         return _checked_result(integrity.session_result_fields(fields, duration))
 

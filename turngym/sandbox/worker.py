@@ -196,11 +196,12 @@ class Worker:
         # forks can skip CPython's at-fork hooks; checked, since a native thread would make that unsafe.
         self.single_threaded = _sys.thread_count() == 1
         bpf, reason = None, ""
+        skipped: list[str] = []
         if "seccomp" not in self.disabled:
             ok, reason = seccomp_filter.available()
             if ok:
                 try:
-                    bpf = seccomp_filter.compile_filter(strict=cfg.strict)
+                    bpf = seccomp_filter.compile_filter(strict=cfg.strict, skipped=skipped)
                     seccomp_filter.prepare(bpf)  # laid out once, inherited by every child
                 except Exception as exc:
                     reason = f"compiling the filter failed: {exc}"
@@ -211,6 +212,8 @@ class Worker:
             "fsize_mb": cfg.fsize_mb, "nofile": cfg.nofile, "nproc": cfg.nproc,
             "ro_paths": _read_paths(cfg), "rw_files": list(_RW_FILES), "seccomp_bpf": bpf,
             "seccomp_reason": reason, "strict": cfg.strict, "disabled": sorted(self.disabled),
+            # SysV/mqueue syscalls the filter could not name (architectures without them need no rule).
+            "seccomp_ipc_missing": sorted(set(skipped) & set(seccomp_filter.IPC_DENIED) - {"ipc"}),
             "env": {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0",
                     "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
             "pid_namespace_reason": self.pidns_reason,
@@ -616,20 +619,20 @@ class Worker:
                 if frames:
                     if len(frames) > 1 or buf:
                         raise integrity.Violation(f"{len(frames)} frames and {len(buf)} more bytes for one call")
-                    fields = integrity.check_session_reply(frames[0], call, collect_spec=spec, max_files_bytes=cfg.max_files_out_bytes,
-                                                           max_output=cfg.max_output_bytes)
+                    fields = integrity.check_session_reply(frames[0], call, timeout=timeout, elapsed=time.monotonic() - t0, collect_spec=spec,
+                                                           max_files_bytes=cfg.max_files_out_bytes, max_output=cfg.max_output_bytes)
                     return integrity.session_result_fields(fields, time.monotonic() - t0)
         except TimeoutError:
             self.proxy_close(sid)
             return {"status": "timeout", "session_lost": True, "error_name": "TimeoutError", "duration_s": time.monotonic() - t0,
                     "error_value": f"cell ignored the {timeout:g} s soft timeout; session process killed"}
+        except (integrity.Violation, _protocol.ProtocolError) as exc:  # before OSError: ProtocolError is one
+            self.proxy_close(sid)
+            return integrity.violation_fields(str(exc)) | {"session_lost": True, "duration_s": time.monotonic() - t0}
         except (EOFError, OSError) as exc:
             self.proxy_close(sid)
             return {"status": "killed", "session_lost": True, "error_name": "Killed", "duration_s": time.monotonic() - t0,
                     "error_value": f"session process died ({type(exc).__name__}); state is lost"}
-        except (integrity.Violation, _protocol.ProtocolError) as exc:
-            self.proxy_close(sid)
-            return integrity.violation_fields(str(exc)) | {"session_lost": True, "duration_s": time.monotonic() - t0}
 
     def proxy_close(self, sid: Any) -> dict[str, Any]:
         child = self.proxied.pop(str(sid), None)
