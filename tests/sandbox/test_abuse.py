@@ -321,9 +321,10 @@ _TARGETS = {"run": "backend", "session": "backend", "proxied": "proxied_backend"
 #: Writes ``data`` to every fd number the child might hold (the result pipe is among them).
 _SPRAY = """
 import json, os, struct, sys
-def frame(obj):
-    body = json.dumps(obj).encode()
+def raw(body):
     return struct.pack(">I", len(body)) + body
+def frame(obj):
+    return raw(json.dumps(obj).encode())
 def call_id():  # the current request's id, read from the harness's frame (it is not a secret)
     f = sys._getframe()
     while f is not None:
@@ -352,6 +353,10 @@ FORGERIES = {
     "truncated_frame": "spray(frame(" + _OK + ")[:-3])\nassert 1 == 2",
     "sandbox_error_claim": "spray(frame({'status': 'sandbox_error', 'call': call_id()}))\nassert 1 == 2",
     "timeout_claim": "spray(frame({'status': 'timeout', 'exit_code': None, 'call': call_id()}))\nassert 1 == 2",
+    "deep_nesting": "spray(raw(b'[' * 100000 + b']' * 100000))\nassert 1 == 2",
+    "nan_duration": "spray(raw(b'{\"status\": \"ok\", \"exit_code\": 0, \"duration_s\": NaN}'))\nassert 1 == 2",
+    "int_past_digit_limit": "spray(raw(b'{\"status\": \"ok\", \"exit_code\": ' + b'9' * 5000 + b'}'))\nassert 1 == 2",
+    "bad_utf8": "spray(raw(b'{\"status\": \"\\xff\"}'))\nassert 1 == 2",
 }
 
 

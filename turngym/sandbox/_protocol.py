@@ -21,6 +21,15 @@ class ProtocolError(ConnectionError):
     """Malformed or truncated frame, or the peer went away."""
 
 
+def _loads(body: bytes | bytearray) -> Any:
+    """Decode one frame's body; anything that is not JSON (bad UTF-8, nesting deep enough to exhaust
+    the recursion limit, an integer past Python's digit limit) is a ``ProtocolError``."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise ProtocolError(f"bad frame: {str(exc)[:200]}") from None
+
+
 def encode(obj: Any) -> bytes:
     body = json.dumps(obj, separators=(",", ":")).encode()
     return _HDR.pack(len(body)) + body
@@ -47,10 +56,7 @@ def read_frame(fd: int, max_size: int = MAX_FRAME) -> Any:
     (size,) = _HDR.unpack(_read_exact(fd, _HDR.size))
     if size > max_size:
         raise ProtocolError(f"frame of {size} bytes exceeds {max_size}")
-    try:
-        return json.loads(_read_exact(fd, size))
-    except ValueError as exc:
-        raise ProtocolError(f"bad frame: {exc}") from exc
+    return _loads(_read_exact(fd, size))
 
 
 def decode_buffer(buf: bytes | bytearray, max_size: int = MAX_FRAME) -> tuple[list[Any], bytes]:
@@ -63,10 +69,7 @@ def decode_buffer(buf: bytes | bytearray, max_size: int = MAX_FRAME) -> tuple[li
             raise ProtocolError(f"frame of {size} bytes exceeds {max_size}")
         if len(view) < _HDR.size + size:
             break
-        try:
-            frames.append(json.loads(view[_HDR.size:_HDR.size + size]))
-        except ValueError as exc:
-            raise ProtocolError(f"bad frame: {exc}") from exc
+        frames.append(_loads(view[_HDR.size:_HDR.size + size]))
         view = view[_HDR.size + size:]
     return frames, view
 
@@ -103,4 +106,9 @@ def recv_msg(sock: socket.socket, max_fds: int = 8) -> tuple[Any, list[int]]:
         if not chunk:
             raise ProtocolError("peer closed the channel")
         body += chunk
-    return json.loads(body), fds
+    try:
+        return _loads(body), fds
+    except ProtocolError:
+        for fd in fds:
+            os.close(fd)
+        raise

@@ -176,7 +176,11 @@ class StreamWorker:
 
     def _recv(self, deadline: float) -> Any:
         while True:
-            frames, self.buf = _protocol.decode_buffer(self.buf)
+            try:
+                frames, self.buf = _protocol.decode_buffer(self.buf)
+            except _protocol.ProtocolError as exc:
+                self.dead = True
+                raise SandboxError(f"sandbox worker sent a malformed frame: {exc}") from None
             if frames:
                 if len(frames) > 1:  # cannot happen with one call in flight; keep the rest anyway
                     self.buf = b"".join(_protocol.encode(f) for f in frames[1:]) + self.buf
