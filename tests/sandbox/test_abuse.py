@@ -357,6 +357,7 @@ FORGERIES = {
     "nan_duration": "spray(raw(b'{\"status\": \"ok\", \"exit_code\": 0, \"duration_s\": NaN}'))\nassert 1 == 2",
     "int_past_digit_limit": "spray(raw(b'{\"status\": \"ok\", \"exit_code\": ' + b'9' * 5000 + b'}'))\nassert 1 == 2",
     "bad_utf8": "spray(raw(b'{\"status\": \"\\xff\"}'))\nassert 1 == 2",
+    "flood": "spray(struct.pack('>I', 50 << 20) + b'x' * (23 << 20))\nassert 1 == 2",  # past the channel's byte budget
 }
 
 
@@ -472,7 +473,8 @@ _IPC = textwrap.dedent("""
     libc = ctypes.CDLL(None, use_errno=True)
     out = {}
     for name, call in (("shmget", lambda: libc.shmget(0x7e57, 1 << 30, 0o1666)), ("msgget", lambda: libc.msgget(0x7e58, 0o1666)),
-                       ("semget", lambda: libc.semget(0x7e59, 1, 0o1666)), ("shm_private", lambda: libc.shmget(0, 4096, 0o1600))):
+                       ("semget", lambda: libc.semget(0x7e59, 1, 0o1666)), ("shm_private", lambda: libc.shmget(0, 4096, 0o1600)),
+                       ("mq_open", lambda: libc.mq_open(b"/turngym-abuse", 0o102, 0o600, None))):
         rc = call()
         out[name] = rc if rc >= 0 else errno.errorcode[ctypes.get_errno()]
     try:
@@ -504,7 +506,7 @@ def test_ipc_calls_are_denied_in_every_mode(request, mode):
         r = target.run(_IPC, memory_mb=128)
     assert r.status == "ok", r
     out = eval(r.stdout)
-    assert {out[k] for k in ("shmget", "msgget", "semget", "shm_private")} == {"EPERM"}, out
+    assert {out[k] for k in ("shmget", "msgget", "semget", "shm_private", "mq_open")} == {"EPERM"}, out
     assert out["posix_shm"] in ("PermissionError", "OSError"), out
     assert _host_ipc_objects() <= before
     assert not os.path.exists("/dev/shm/turngym-abuse")

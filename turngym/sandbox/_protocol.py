@@ -74,6 +74,34 @@ def decode_buffer(buf: bytes | bytearray, max_size: int = MAX_FRAME) -> tuple[li
     return frames, view
 
 
+class FrameBuffer:
+    """Incremental decoder for a byte stream of frames: ``feed`` costs O(len(chunk)) however large
+    the frame being assembled (re-scanning a growing buffer per chunk made a 24 MB frame cost ~4 GB
+    of copying), and a header announcing more than ``max_size`` fails at once instead of after
+    the bytes arrive."""
+
+    def __init__(self, max_size: int = MAX_FRAME) -> None:
+        self.max_size = max_size
+        self.buf = bytearray()
+
+    def __len__(self) -> int:
+        return len(self.buf)
+
+    def feed(self, chunk: bytes) -> list[Any]:
+        """Append ``chunk``; return the frames it completed (``ProtocolError`` for bad ones)."""
+        self.buf += chunk
+        frames = []
+        while len(self.buf) >= _HDR.size:
+            (size,) = _HDR.unpack_from(self.buf)
+            if size > self.max_size:
+                raise ProtocolError(f"frame of {size} bytes exceeds {self.max_size}")
+            if len(self.buf) < _HDR.size + size:
+                break
+            frames.append(_loads(self.buf[_HDR.size:_HDR.size + size]))
+            del self.buf[:_HDR.size + size]
+        return frames
+
+
 def send_msg(sock: socket.socket, obj: Any, fds: list[int] | tuple[int, ...] = ()) -> None:
     data = encode(obj)
     if fds:

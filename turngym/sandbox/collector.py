@@ -40,7 +40,7 @@ def collect(fds: dict[str, int], pidfd: int, kill: Callable[[], None], *, t0: fl
     EOF); it returns False to stop watching.
     """
     out = {"out": bytearray(), "err": bytearray()}
-    res_buf = b""
+    res_buf = _protocol.FrameBuffer(res_cap)
     res_seen = 0
     c = Collected(frames=list(pre_frames))
     open_fds = {fds["out"]: "out", fds["err"]: "err", fds["res"]: "res"}
@@ -76,25 +76,20 @@ def collect(fds: dict[str, int], pidfd: int, kill: Callable[[], None], *, t0: fl
                 name = open_fds[fd]
                 if not chunk:
                     del open_fds[fd]
-                    if name == "res" and res_buf and c.violation is None:
+                    if name == "res" and len(res_buf) and c.violation is None:
                         c.violation = f"a truncated frame of {len(res_buf)} bytes"
                 elif name == "res":
                     # Read to EOF (every writer closed: at the child's exit at the latest), so a frame
                     # the code writes after the harness's report is seen too (``integrity``).
-                    res_buf += chunk
                     res_seen += len(chunk)
-                    if res_seen > res_cap:
-                        c.violation = f"more than {res_cap} bytes"
-                        del open_fds[fd]
-                        kill()
-                        continue
                     try:
-                        new, res_buf = _protocol.decode_buffer(res_buf)
+                        if res_seen > res_cap:
+                            raise _protocol.ProtocolError(f"more than {res_cap} bytes")
+                        c.frames.extend(res_buf.feed(chunk))
                     except _protocol.ProtocolError as exc:
-                        new, res_buf = [], b""
                         c.violation = f"undecodable bytes: {exc}"
                         del open_fds[fd]
-                    c.frames.extend(new)
+                        kill()  # its run is void: nothing it does next can count, so stop it now
                 else:
                     room = max_output - len(out[name])
                     out[name] += chunk[:room]

@@ -386,16 +386,14 @@ def _checked_result(r: dict[str, Any]) -> ExecResult:
         return ExecResult(**integrity.violation_fields(str(exc)), duration_s=float(r.get("duration_s") or 0.0))
 
 
-def _read_frames_until(fd: int, deadline: float, max_size: int, buf: bytes = b"") -> tuple[list[Any], bytes]:
-    """The frames complete in ``buf`` plus what ``fd`` brings, at least one, and the undecoded rest.
+def _read_frames_until(fd: int, deadline: float, max_size: int) -> tuple[list[Any], int]:
+    """The frames ``fd`` brings until one is complete (at least one) and how many bytes followed them.
 
     ``TimeoutError`` at ``deadline``, ``EOFError`` when the peer is gone, ``ProtocolError`` for bytes
-    that are no frame.
+    that are no frame or announce more than ``max_size``.
     """
+    buf = _protocol.FrameBuffer(max_size)
     while True:
-        frames, buf = _protocol.decode_buffer(buf, max_size)
-        if frames:
-            return frames, buf
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError
@@ -405,7 +403,9 @@ def _read_frames_until(fd: int, deadline: float, max_size: int, buf: bytes = b""
         chunk = os.read(fd, 1 << 20)
         if not chunk:
             raise EOFError
-        buf += chunk
+        frames = buf.feed(chunk)
+        if frames:
+            return frames, len(buf)
 
 
 class LocalSession(Session):
@@ -420,8 +420,6 @@ class LocalSession(Session):
         self._lock = threading.Lock()
         self._alive = False
         self._fds: dict[str, int] = {}
-        #: Bytes read from the reply pipe past the last reply (any is a violation: see ``integrity``).
-        self._buf = b""
         self.pid: int | None = None
         self.layers: dict[str, Any] = {}
         self._open()
@@ -451,12 +449,12 @@ class LocalSession(Session):
         self._fds = {"req": req_w, "resp": resp_r, "pidfd": fds[0]}
         self.pid = reply.get("pid")
         try:
-            frames, self._buf = _read_frames_until(resp_r, time.monotonic() + 30, 1 << 20)
+            frames, rest = _read_frames_until(resp_r, time.monotonic() + 30, 1 << 20)
         except (TimeoutError, EOFError, _protocol.ProtocolError) as exc:
             self._kill()
             raise SandboxError(f"sandbox session did not start: {exc!r}") from exc
         ready = frames[0] if isinstance(frames[0], dict) else {}
-        if ready.get("ready") is not True or len(frames) > 1 or self._buf:
+        if ready.get("ready") is not True or len(frames) > 1 or rest:
             self._kill()
             raise SandboxUnavailable(f"sandbox session refused to start: {str(ready.get('error'))[:2000]}")
         self.layers = ready.get("layers", {})
@@ -498,17 +496,15 @@ class LocalSession(Session):
                 raise SessionLost("the sandbox session is closed or was killed; call reopen()")
             t0 = time.monotonic()
             try:
-                if not self._buf and select.select([self._fds["resp"]], [], [], 0)[0]:
-                    self._buf = os.read(self._fds["resp"], 1 << 20)
-                    if not self._buf:
+                if select.select([self._fds["resp"]], [], [], 0)[0]:  # the harness writes nothing between calls
+                    if not os.read(self._fds["resp"], 1 << 20):
                         raise EOFError
-                if self._buf:  # the harness writes nothing between a reply and the next request
-                    raise integrity.Violation(f"{len(self._buf)} bytes on the reply pipe between calls")
+                    raise integrity.Violation("bytes on the reply pipe between calls")
                 _protocol.write_frame(self._fds["req"], msg)
-                frames, self._buf = _read_frames_until(self._fds["resp"], t0 + timeout + cfg.session_grace_s,
+                frames, rest = _read_frames_until(self._fds["resp"], t0 + timeout + cfg.session_grace_s,
                                                         integrity.max_report_bytes(cfg.max_files_out_bytes, cfg.max_output_bytes))
-                if len(frames) > 1 or self._buf:
-                    raise integrity.Violation(f"{len(frames)} frames and {len(self._buf)} more bytes for one call")
+                if len(frames) > 1 or rest:
+                    raise integrity.Violation(f"{len(frames)} frames and {rest} more bytes for one call")
                 fields = integrity.check_session_reply(frames[0], call, timeout=timeout, elapsed=time.monotonic() - t0, collect_spec=spec,
                                                        max_files_bytes=cfg.max_files_out_bytes, max_output=cfg.max_output_bytes)
             except TimeoutError:

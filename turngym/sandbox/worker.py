@@ -601,7 +601,7 @@ class Worker:
         spec = msg.get("collect_files")
         t0 = time.monotonic()
         deadline = t0 + timeout + cfg.session_grace_s
-        buf = b""
+        buf = _protocol.FrameBuffer(integrity.max_report_bytes(cfg.max_files_out_bytes, cfg.max_output_bytes))
         try:
             if select.select([child.fds["res"]], [], [], 0)[0]:
                 if not os.read(child.fds["res"], 1 << 20):
@@ -615,9 +615,9 @@ class Worker:
                 chunk = os.read(child.fds["res"], 1 << 20)
                 if not chunk:
                     raise EOFError
-                frames, buf = _protocol.decode_buffer(buf + chunk, integrity.max_report_bytes(cfg.max_files_out_bytes, cfg.max_output_bytes))
+                frames = buf.feed(chunk)
                 if frames:
-                    if len(frames) > 1 or buf:
+                    if len(frames) > 1 or len(buf):
                         raise integrity.Violation(f"{len(frames)} frames and {len(buf)} more bytes for one call")
                     fields = integrity.check_session_reply(frames[0], call, timeout=timeout, elapsed=time.monotonic() - t0, collect_spec=spec,
                                                            max_files_bytes=cfg.max_files_out_bytes, max_output=cfg.max_output_bytes)
