@@ -10,9 +10,10 @@ harness, keep threads running after the harness writes its report. So:
   whatever fd that harness code can use, the user code can use too (same process);
 * an unforgeable report needs a writer outside the process: the kernel's wait status seen by the
   child's parent, or a second harness process per run. Both put the child's exit on the caller's
-  critical path; measured here, waiting for the exit status on every run cost +50-70 % of the
-  ~1.7 ms one-shot run (its exit, then the fork server -> worker -> trainer hops), and a session
-  cell's outcome exists only inside its long-lived process in any case.
+  critical path: waiting for the exit status on every run (its exit, then the fork server ->
+  worker -> trainer hops) took the one-shot median from 5.1-6.0 ms to 8.4-10.3 ms in the same runs
+  on this (loaded) machine, +45-80 %. And a session cell's outcome only ever exists inside its
+  long-lived process.
 
 **The design.** The caller splits a result into what it *measured* outside the child (wall time,
 the timeout, output caps, the signal or exit status when it needs it, how many bytes and frames
