@@ -89,16 +89,25 @@ class FrameBuffer:
 
     def feed(self, chunk: bytes) -> list[Any]:
         """Append ``chunk``; return the frames it completed (``ProtocolError`` for bad ones)."""
-        self.buf += chunk
-        frames = []
-        while len(self.buf) >= _HDR.size:
-            (size,) = _HDR.unpack_from(self.buf)
+        if self.buf:
+            self.buf += chunk
+            data: bytes | bytearray = self.buf
+        else:
+            data = chunk  # the usual case, a whole reply in one read: decoded without a copy into buf
+        frames, pos, end = [], 0, len(data)
+        while end - pos >= _HDR.size:
+            (size,) = _HDR.unpack_from(data, pos)
             if size > self.max_size:
                 raise ProtocolError(f"frame of {size} bytes exceeds {self.max_size}")
-            if len(self.buf) < _HDR.size + size:
+            if end - pos - _HDR.size < size:
                 break
-            frames.append(_loads(self.buf[_HDR.size:_HDR.size + size]))
-            del self.buf[:_HDR.size + size]
+            frames.append(_loads(data[pos + _HDR.size:pos + _HDR.size + size]))
+            pos += _HDR.size + size
+        if data is self.buf:
+            if pos:
+                del self.buf[:pos]
+        elif pos < end:
+            self.buf = bytearray(data[pos:])
         return frames
 
 

@@ -30,16 +30,20 @@ The only trusted frame from a child is its readiness report, written before it r
   ``ResultChannelViolation`` (``session_lost``): a byte stream cannot be re-synchronised, and no
   frame from an earlier cell is ever taken as a later call's reply.
 * Every field is type-checked and bounded; file names are normalised, relative, inside the scratch
-  directory and among the names the caller asked for; measured facts override the report.
+  directory and among the names the caller asked for; measured facts override the report (a
+  session's soft ``timeout`` must match the call's measured time, its ``output_limit`` a stream
+  at the cap).
 * Violations are ``error``, never ``sandbox_error``: graders skip infrastructure failures, so an
   attacker able to produce one could turn a failure into "no sample" at will.
 
 Why that is sound: with these rules every result a writer of the channel can obtain is one that a
 program that never touches the channel also obtains (``ok`` by catching its exception or calling
 ``os._exit(0)``, any error name by raising it, any file by writing it), so forging pays nothing; and
-what would pay (duration, timeout and limit statuses, another call's result, paths outside the
-scratch directory, ``sandbox_error``) is measured or enforced outside its reach. What the child's
-own process does after user code starts is still the user's: see "How a grader must read results"
+what would pay (duration, timeout and limit statuses, an earlier cell's frame read as a later
+call's reply, paths outside the scratch directory, ``sandbox_error``) is measured or enforced
+outside its reach. What the child's own process does after user code starts is still the user's,
+sessions included: a cell can take its session's next request off the request pipe and answer it
+itself, so a session's later calls are that code's to shape. See "How a grader must read results"
 in ``turngym.sandbox``.
 """
 
