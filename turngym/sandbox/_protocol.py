@@ -84,7 +84,9 @@ class FrameBuffer:
         self.max_size = max_size
         self.buf = bytearray()
 
-    def __len__(self) -> int:
+    @property
+    def pending(self) -> int:
+        """Bytes of an incomplete frame held back."""
         return len(self.buf)
 
     def feed(self, chunk: bytes) -> list[Any]:

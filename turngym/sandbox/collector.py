@@ -76,8 +76,8 @@ def collect(fds: dict[str, int], pidfd: int, kill: Callable[[], None], *, t0: fl
                 name = open_fds[fd]
                 if not chunk:
                     del open_fds[fd]
-                    if name == "res" and len(res_buf) and c.violation is None:
-                        c.violation = f"a truncated frame of {len(res_buf)} bytes"
+                    if name == "res" and res_buf.pending and c.violation is None:
+                        c.violation = f"a truncated frame of {res_buf.pending} bytes"
                 elif name == "res":
                     # Read to EOF (every writer closed: at the child's exit at the latest), so a frame
                     # the code writes after the harness's report is seen too (``integrity``).

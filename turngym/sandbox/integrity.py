@@ -100,7 +100,7 @@ def wanted_names(spec: Any) -> set[str] | None:
 
 def check_files(raw: Any, spec: Any, max_bytes: int) -> dict[str, str]:
     """Validate a report's ``files`` (name -> base64); returns them with normalised names."""
-    if raw is None:
+    if raw is None or raw == {}:
         return {}
     if not isinstance(raw, dict):
         raise Violation("files is not a mapping")
@@ -130,11 +130,9 @@ def check_files(raw: Any, spec: Any, max_bytes: int) -> dict[str, str]:
 
 def _text(report: dict[str, Any], key: str, limit: int) -> str | None:
     value = report.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > limit:
-        raise Violation(f"{key} is not a string of at most {limit} characters")
-    return value
+    if value is None or (type(value) is str and len(value) <= limit):
+        return value
+    raise Violation(f"{key} is not a string of at most {limit} characters")
 
 
 def _int(value: Any, key: str) -> int:
@@ -222,9 +220,12 @@ def max_report_bytes(max_files_bytes: int, max_output: int = 0) -> int:
     return 2 * 12 * max_output + 2 * max_files_bytes + 12 * (MAX_ERROR_NAME + MAX_ERROR_VALUE + MAX_TRACEBACK) + (4 << 20)
 
 
-def session_result_fields(fields: dict[str, Any], duration_s: float) -> dict[str, Any]:
-    """ExecResult keyword arguments from a checked session reply (files still base64)."""
+def session_result_fields(fields: dict[str, Any], duration_s: float, *, decode: bool = False) -> dict[str, Any]:
+    """ExecResult keyword arguments from a checked session reply (files base64, or bytes with ``decode``)."""
+    files = fields["files"]
+    if decode and files:
+        files = {k: base64.b64decode(v) for k, v in files.items()}
     return {"status": fields["status"], "stdout": fields["stdout"], "stderr": fields["stderr"],
             "exit_code": fields["exit_code"], "duration_s": duration_s, "error_name": fields["error_name"],
-            "error_value": fields["error_value"], "traceback": fields["traceback"], "files": fields["files"],
+            "error_value": fields["error_value"], "traceback": fields["traceback"], "files": files,
             "meta": {"files_truncated": fields["files_truncated"], "reported_cell_s": fields["reported_cell_s"]}}

@@ -603,10 +603,6 @@ class Worker:
         deadline = t0 + timeout + cfg.session_grace_s
         buf = _protocol.FrameBuffer(integrity.max_report_bytes(cfg.max_files_out_bytes, cfg.max_output_bytes))
         try:
-            if select.select([child.fds["res"]], [], [], 0)[0]:
-                if not os.read(child.fds["res"], 1 << 20):
-                    raise EOFError
-                raise integrity.Violation("bytes on the reply pipe between calls")
             _protocol.write_frame(child.fds["req"], {k: v for k, v in msg.items() if k not in ("op", "sid")} | {"call": call})
             while True:
                 r, _, _ = select.select([child.fds["res"]], [], [], max(0.0, deadline - time.monotonic()))
@@ -617,8 +613,8 @@ class Worker:
                     raise EOFError
                 frames = buf.feed(chunk)
                 if frames:
-                    if len(frames) > 1 or len(buf):
-                        raise integrity.Violation(f"{len(frames)} frames and {len(buf)} more bytes for one call")
+                    if len(frames) > 1 or buf.pending:
+                        raise integrity.Violation(f"{len(frames)} frames and {buf.pending} more bytes for one call")
                     fields = integrity.check_session_reply(frames[0], call, timeout=timeout, elapsed=time.monotonic() - t0, collect_spec=spec,
                                                            max_files_bytes=cfg.max_files_out_bytes, max_output=cfg.max_output_bytes)
                     return integrity.session_result_fields(fields, time.monotonic() - t0)
