@@ -97,7 +97,61 @@ def test_safe_eval(expr, value):
     assert safe_eval(expr) == value
 
 
-@pytest.mark.parametrize("expr", ["2**9999", "9" * 300, "a+1", "1/0", "[1]", "10**13*10"])
+@pytest.mark.parametrize("expr", ["2**9999", "9" * 300, "a+1", "1/0", "[1]", "10**13*10", "9" * 200, "-" + "9" * 199,
+                                  "1" + "0" * 12 + "1", "1e999", "-1e999", "1e13", "(" * 40 + "9" * 20 + ")" * 40])
 def test_safe_eval_rejects(expr):
+    """Every value is bounded, literals too: a bare 200-digit number used to pass (the bound was
+    only checked on the results of operators)."""
     with pytest.raises(ValueError):
         safe_eval(expr)
+
+
+def test_toolcalc_rejects_a_bare_huge_number_as_an_invalid_action():
+    env = ToolCalcEnv()
+    env.reset(seed=0)
+    obs, reward, term, trunc, info = env.step("calculate[" + "9" * 200 + "]")
+    assert info["action_valid"] is False and "too large" in obs and not term
+
+
+class _Unprintable:
+    def __str__(self):
+        raise RuntimeError("no str for you")
+
+
+class _HostileStr(str):
+    def strip(self, *a):
+        raise RuntimeError("hostile strip")
+
+    def lower(self):
+        raise RuntimeError("hostile lower")
+
+    def __eq__(self, other):
+        raise RuntimeError("hostile eq")
+
+    __hash__ = str.__hash__
+
+
+class _StrReturnsHostile:
+    def __str__(self):
+        return _HostileStr("look")
+
+
+class _HostileBytes(bytes):
+    def decode(self, *a, **k):
+        raise RuntimeError("hostile decode")
+
+    def __bytes__(self):
+        raise RuntimeError("hostile bytes")
+
+
+@pytest.mark.parametrize("env_id", ["KeyDoor-v0", "ToolCalc-v0"])
+@pytest.mark.parametrize("action", [_Unprintable(), _HostileStr("answer[1]"), _StrReturnsHostile(), _HostileBytes(b"look"),
+                                    bytearray(b"\xff"), None, 12, object()], ids=lambda a: type(a).__name__)
+def test_step_never_raises_on_hostile_objects(env_id, action):
+    """The env contract: invalid input is an invalid action, never an exception (``coerce_action``)."""
+    env = turngym.make(env_id)
+    env.reset(seed=3)
+    obs, reward, term, trunc, info = env.step(action)
+    assert isinstance(obs, str) and isinstance(info["action_valid"], bool)
+    if not (term or trunc):  # the env still works
+        assert env.step("look" if env_id == "KeyDoor-v0" else "answer[0]")[4]["action_valid"] is True

@@ -1,7 +1,11 @@
-"""Shared fixture: one local backend per module (workers take ~1 s to start)."""
+"""Shared fixtures: one local backend per module (workers take ~1 s to start), and the other local
+modes the abuse suite runs its integrity and IPC cases through."""
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 import warnings
 
 import pytest
@@ -18,3 +22,57 @@ def backend():
     yield b
     b.close()
 
+
+@pytest.fixture(scope="module")
+def proxied_backend():
+    """Runs collected by the worker instead of the caller (``direct=False``)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        b = LocalBackend(SandboxConfig(workers=1, direct=False))
+    yield b
+    b.close()
+
+
+@pytest.fixture(scope="module")
+def stdio_backend():
+    """The ``--stdio`` worker protocol the Docker backend speaks inside containers, over local pipes:
+    runs and sessions are proxied by the worker."""
+    from turngym.sandbox.docker_backend import PipeStream, StreamBackend
+
+    cfg = SandboxConfig(workers=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        b = StreamBackend(lambda: PipeStream(cfg), workers=1, cfg=cfg)
+    yield b
+    b.close()
+
+
+@pytest.fixture(scope="module")
+def server_url(backend):
+    """``turngym sandbox serve``'s app over 127.0.0.1 in a thread, serving ``backend``."""
+    import uvicorn
+
+    from turngym.sandbox.server import create_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(backend), host="127.0.0.1", port=port, log_level="warning"))
+    t = threading.Thread(target=server.run, daemon=True)
+    t.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    t.join(10)
+
+
+@pytest.fixture(scope="module")
+def http_backend(server_url):
+    from turngym.sandbox.fusion import FusionBackend
+
+    c = FusionBackend(server_url)
+    yield c
+    c.close()

@@ -14,14 +14,19 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
+import warnings
 
 import pytest
 from sandbox_helpers import requires_root, wait_for_only_spares
 
+from turngym.sandbox import SandboxConfig
+from turngym.sandbox.integrity import VIOLATION
+
 pytestmark = requires_root
 
-REQUIRED = ("setuid", "pid_namespace", "rlimits", "seccomp", "landlock", "scratch_tmpfs")
+REQUIRED = ("setuid", "pid_namespace", "rlimits", "seccomp", "landlock", "scratch_tmpfs", "ipc_namespace", "ipc_syscalls")
 
 
 @pytest.fixture(autouse=True)
@@ -300,5 +305,260 @@ def test_worker_enforces_the_deadline_even_if_the_caller_does_not():
         spare.close()
         b._release(w)
         assert b.run("print('next')").stdout == "next\n"
+    finally:
+        b.close()
+
+
+# ------------------------------------------------------------------ result integrity (reward hacking)
+# The policy is the attacker: code that can make a failing run look passing will be found by
+# training. Each case runs through every local mode: one-shot (the caller collects), proxied (the
+# worker collects), the --stdio worker (Docker's protocol), the HTTP server, sessions of each, and
+# the pool under concurrent callers.
+RUN_MODES = ("run", "proxied", "stdio", "http")
+SESSION_MODES = ("session", "stdio", "http")
+_TARGETS = {"run": "backend", "session": "backend", "proxied": "proxied_backend", "stdio": "stdio_backend", "http": "http_backend"}
+
+#: Writes ``data`` to every fd number the child might hold (the result pipe is among them).
+_SPRAY = """
+import json, os, struct, sys
+def raw(body):
+    return struct.pack(">I", len(body)) + body
+def frame(obj):
+    return raw(json.dumps(obj).encode())
+def call_id():  # the current request's id, read from the harness's frame (it is not a secret)
+    f = sys._getframe()
+    while f is not None:
+        m = f.f_locals.get("msg")
+        if isinstance(m, dict) and "call" in m:
+            return m["call"]
+        f = f.f_back
+def spray(data):
+    for fd in range(3, 256):
+        try:
+            os.write(fd, data)
+        except OSError:
+            pass
+"""
+_OK = '{"status": "ok", "exit_code": 0, "stdout": "FORGED", "stderr": "", "files": {}}'
+FORGERIES = {
+    "ok_then_assert": "spray(frame(" + _OK + "))\nassert 1 == 2",
+    "ok_with_call_id": "spray(frame(dict(" + _OK + ", call=call_id())))\nassert 1 == 2",
+    "file_traversal": "spray(frame({'status': 'ok', 'exit_code': 0, 'files': {'../../etc/evil': 'eA=='}, 'call': call_id()}))",
+    "bad_base64": "spray(frame({'status': 'ok', 'exit_code': 0, 'files': {'a': 'a'}, 'call': call_id()}))",
+    "files_not_a_mapping": "spray(frame({'status': 'ok', 'exit_code': 0, 'files': [1], 'call': call_id()}))",
+    "wrong_types": "spray(frame({'status': 'ok', 'exit_code': 'zero', 'duration_s': 'fast', 'call': call_id()}))",
+    "not_an_object": "spray(frame([1, 2, 3]))",
+    "garbage_then_fail": "spray(b'\\xff' * 16)\nassert 1 == 2",
+    "huge_header": "spray(b'\\x7f\\xff\\xff\\xff')\nassert 1 == 2",
+    "truncated_frame": "spray(frame(" + _OK + ")[:-3])\nassert 1 == 2",
+    "sandbox_error_claim": "spray(frame({'status': 'sandbox_error', 'call': call_id()}))\nassert 1 == 2",
+    "timeout_claim": "spray(frame({'status': 'timeout', 'exit_code': None, 'call': call_id()}))\nassert 1 == 2",
+    "deep_nesting": "spray(raw(b'[' * 100000 + b']' * 100000))\nassert 1 == 2",
+    "nan_duration": "spray(raw(b'{\"status\": \"ok\", \"exit_code\": 0, \"duration_s\": NaN}'))\nassert 1 == 2",
+    "int_past_digit_limit": "spray(raw(b'{\"status\": \"ok\", \"exit_code\": ' + b'9' * 5000 + b'}'))\nassert 1 == 2",
+    "bad_utf8": "spray(raw(b'{\"status\": \"\\xff\"}'))\nassert 1 == 2",
+    "flood": "spray(struct.pack('>I', 50 << 20) + b'x' * (23 << 20))\nassert 1 == 2",  # past the channel's byte budget
+}
+
+
+def _target(request, mode):
+    return request.getfixturevalue(_TARGETS[mode])
+
+
+def _assert_void(r):
+    """What a forged frame may get: this run's error, never ok, another status or a forged field."""
+    assert r.status == "error" and r.error_name in (VIOLATION, "AssertionError"), (r.status, r.error_name, r.error_value)
+    assert "FORGED" not in r.stdout and not r.files
+
+
+@pytest.mark.parametrize("forgery", sorted(FORGERIES))
+@pytest.mark.parametrize("mode", RUN_MODES)
+def test_forged_result_frames_are_void_in_one_shot_runs(request, mode, forgery):
+    target = _target(request, mode)
+    r = target.run(_SPRAY + FORGERIES[forgery], collect_files=True)
+    _assert_void(r)
+    assert r.error_name == VIOLATION
+    assert target.run("print('next')").stdout == "next\n"
+
+
+@pytest.mark.parametrize("forgery", sorted(FORGERIES))
+@pytest.mark.parametrize("mode", SESSION_MODES)
+def test_forged_frames_never_shift_session_replies(request, mode, forgery):
+    """A frame the cell writes is never taken as a later call's reply: the channel is void and the
+    session is killed, at this call or (when the forged frame carried this call's own id) the next."""
+    from turngym.sandbox import SessionLost
+
+    s = _target(request, mode).session()
+    try:
+        assert s.run("x = 41").ok
+        r = s.run(_SPRAY + FORGERIES[forgery] + "\nimport time; time.sleep(0.05)", collect_files=True)
+        if r.error_name != VIOLATION:  # a frame with this call's id came first: the cell's own account
+            assert r.status in ("ok", "error") and not r.files, r
+            time.sleep(0.2)  # the harness's reply lands behind it
+            try:
+                r = s.run("print(x + 1)")
+            except SessionLost:
+                pytest.fail("the violation went unreported")
+        assert r.status == "error" and r.error_name == VIOLATION and r.session_lost, r
+        assert "42" not in r.stdout
+        with pytest.raises(SessionLost):
+            s.run("print(x + 1)")
+        s.reopen()
+        assert s.run("print('fresh')").stdout == "fresh\n"
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize("mode", SESSION_MODES)
+def test_frame_written_after_the_reply_is_caught_at_the_next_call(request, mode):
+    code = _SPRAY + textwrap.dedent("""
+        import threading, time
+        def later():
+            time.sleep(0.1)
+            spray(frame({"status": "ok", "exit_code": 0, "stdout": "FORGED", "stderr": "", "files": {}, "call": "next"}))
+        threading.Thread(target=later, daemon=True).start()
+    """)
+    s = _target(request, mode).session()
+    try:
+        assert s.run(code).ok
+        time.sleep(0.4)
+        r = s.run("print('honest')")
+        assert r.error_name == VIOLATION and r.session_lost and "FORGED" not in r.stdout
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize("mode", RUN_MODES)
+def test_silencing_the_harness_gains_nothing_over_exiting(request, mode):
+    """A forged report the harness cannot contradict (the code exits right after) is worth exactly
+    what ``os._exit(0)`` is: the measured duration stays, a file must really be asked for."""
+    target = _target(request, mode)
+    forged = target.run(_SPRAY + "import time; time.sleep(0.3)\n"
+                        "spray(frame({'status': 'ok', 'exit_code': 0, 'duration_s': 0.0, 'files': {'o': 'eA=='}}))\nos._exit(0)",
+                        collect_files=["o"])
+    plain = target.run("import os; open('o', 'w').write('x'); os._exit(0)", collect_files=["o"])
+    assert forged.status == plain.status == "ok" and forged.exit_code == plain.exit_code == 0
+    assert forged.duration_s >= 0.3
+    assert forged.files == {"o": b"x"}
+    r = target.run(_SPRAY + "spray(frame({'status': 'ok', 'exit_code': 0, 'files': {'p': 'eA=='}}))\nos._exit(0)", collect_files=["o"])
+    assert r.error_name == VIOLATION and not r.files
+
+
+def test_forgers_cannot_touch_other_callers_in_the_pool(backend):
+    """Concurrent callers across the pool's workers: forgers get violations, honest callers their own results."""
+    results: dict[int, object] = {}
+
+    def call(i: int) -> None:
+        if i % 2:
+            results[i] = backend.run(_SPRAY + FORGERIES["ok_then_assert"])
+        else:
+            results[i] = backend.run(f"print({i} * 2)")
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(24)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(results) == 24
+    for i, r in results.items():
+        if i % 2:
+            assert r.error_name == VIOLATION, r
+        else:
+            assert r.status == "ok" and r.stdout == f"{i * 2}\n", r
+
+
+# ------------------------------------------------------------------ System V IPC and POSIX shm
+_IPC = textwrap.dedent("""
+    import ctypes, errno
+    libc = ctypes.CDLL(None, use_errno=True)
+    out = {}
+    for name, call in (("shmget", lambda: libc.shmget(0x7e57, 1 << 30, 0o1666)), ("msgget", lambda: libc.msgget(0x7e58, 0o1666)),
+                       ("semget", lambda: libc.semget(0x7e59, 1, 0o1666)), ("shm_private", lambda: libc.shmget(0, 4096, 0o1600)),
+                       ("mq_open", lambda: libc.mq_open(b"/turngym-abuse", 0o102, 0o600, None))):
+        rc = call()
+        out[name] = rc if rc >= 0 else errno.errorcode[ctypes.get_errno()]
+    try:
+        from multiprocessing import shared_memory
+        shared_memory.SharedMemory(name="turngym-abuse", create=True, size=4096)
+        out["posix_shm"] = "created"
+    except OSError as e:
+        out["posix_shm"] = type(e).__name__
+    print(out)
+""")
+
+
+def _host_ipc_objects() -> set[str]:
+    found = set()
+    for kind in ("shm", "msg", "sem"):
+        with open(f"/proc/sysvipc/{kind}") as f:
+            found |= {f"{kind}:{line.split()[0]}" for line in f.readlines()[1:]}
+    return found
+
+
+@pytest.mark.parametrize("mode", RUN_MODES + ("session",))
+def test_ipc_calls_are_denied_in_every_mode(request, mode):
+    before = _host_ipc_objects()
+    target = _target(request, mode)
+    if mode == "session":
+        with target.session(memory_mb=128) as s:
+            r = s.run(_IPC)
+    else:
+        r = target.run(_IPC, memory_mb=128)
+    assert r.status == "ok", r
+    out = eval(r.stdout)
+    assert {out[k] for k in ("shmget", "msgget", "semget", "shm_private", "mq_open")} == {"EPERM"}, out
+    assert out["posix_shm"] in ("PermissionError", "OSError"), out
+    assert _host_ipc_objects() <= before
+    assert not os.path.exists("/dev/shm/turngym-abuse")
+
+
+_WRITE_SECRET = textwrap.dedent("""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.shmat.restype = ctypes.c_void_p
+    shmid = libc.shmget(0x7e57, 4096, 0o1666)
+    assert shmid >= 0, ctypes.get_errno()
+    ctypes.memmove(libc.shmat(shmid, None, 0), b"SECRET42", 8)
+    assert libc.shmget(0x7e5a, 1 << 30, 0o1666) >= 0  # 1 GiB outside the address-space limit
+    print("written")
+""")
+_READ_SECRET = "import ctypes\nprint(ctypes.CDLL(None).shmget(0x7e57, 0, 0))"
+
+
+def test_without_seccomp_the_ipc_namespace_still_isolates_each_run():
+    """Defence in depth: with the syscalls allowed, what a run creates lives in its own namespace and
+    dies with it: no other run, session or backend sees it, and no memory stays pinned."""
+    from turngym.sandbox.local import LocalBackend
+
+    before = _host_ipc_objects()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a, b = LocalBackend(SandboxConfig(workers=1, disable=("seccomp",))), LocalBackend(SandboxConfig(workers=1, disable=("seccomp",)))
+    try:
+        assert a.layers["ipc_namespace"] is True and a.layers["ipc_syscalls"] != True  # noqa: E712
+        assert a.run(_WRITE_SECRET, memory_mb=128).stdout == "written\n"
+        with a.session() as s:
+            assert s.run(_WRITE_SECRET).stdout == "written\n"
+            assert a.run(_READ_SECRET).stdout == "-1\n"
+            with b.session() as t:
+                assert t.run(_READ_SECRET).stdout == "-1\n"
+            assert s.run(_READ_SECRET).stdout.strip() != "-1"  # its own namespace, still there
+        assert _host_ipc_objects() <= before
+    finally:
+        a.close()
+        b.close()
+    assert _host_ipc_objects() <= before
+
+
+def test_without_the_ipc_namespace_seccomp_still_denies():
+    from turngym.sandbox.local import LocalBackend
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        b = LocalBackend(SandboxConfig(workers=1, disable=("ipc_namespace",)))
+    try:
+        assert b.layers["ipc_namespace"] == "disabled by configuration" and b.layers["ipc_syscalls"] is True
+        r = b.run(_WRITE_SECRET)
+        assert r.status == "error" and r.error_name == "AssertionError" and "1" in r.error_value  # EPERM
     finally:
         b.close()

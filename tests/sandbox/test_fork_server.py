@@ -90,6 +90,13 @@ def test_python_loop_runs_like_the_c_loop(python_loop_backend):
     with b.session() as s:
         s.run("q = 3")
         assert s.run("print(q)").stdout == "3\n"
+    if os.geteuid() == 0:  # the same layers and the same result integrity as children of the C loop
+        layers = b.capabilities()["layers"]
+        assert layers["ipc_namespace"] is True and layers["ipc_syscalls"] is True
+        forge = ("import os\nfor fd in range(3, 64):\n    try: os.write(fd, b'\\x00\\x00\\x00\\x02{}')\n"
+                 "    except OSError: pass\nassert 1 == 2")
+        assert b.run(forge).error_name == "ResultChannelViolation"
+        assert b.run("import ctypes; print(ctypes.CDLL(None).shmget(0, 4096, 0o600))").stdout == "-1\n"
     assert not wait_for_only_spares(b)
 
 

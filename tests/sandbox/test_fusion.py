@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import base64
-import socket
-import threading
-import time
 
 import httpx
 import pytest
@@ -56,28 +53,7 @@ def test_response_roundtrip_with_and_without_extension(r):
     assert plain.status == r.status and plain.stdout == r.stdout
 
 
-# --------------------------------------------------------------------------- loopback server
-@pytest.fixture(scope="module")
-def server_url(backend):
-    import uvicorn
-
-    from turngym.sandbox.server import create_app
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(backend), host="127.0.0.1", port=port, log_level="warning"))
-    t = threading.Thread(target=server.run, daemon=True)
-    t.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    t.join(10)
-
-
+# --------------------------------------------------------------------------- loopback server (conftest)
 @pytest.fixture()
 def client(server_url):
     c = FusionBackend(server_url)

@@ -21,6 +21,7 @@ def check(
     from rich.table import Table
 
     from turngym.sandbox import SandboxConfig, SandboxUnavailable, capabilities
+    from turngym.sandbox.config import LAYER_HELP
     from turngym.sandbox.local import LocalBackend
 
     static = capabilities()
@@ -45,7 +46,7 @@ def check(
     table.add_column("detail")
     for name, value in live["layers"].items():
         ok = value is True
-        table.add_row(name, "[green]yes[/green]" if ok else "[yellow]no[/yellow]", "" if ok else str(value))
+        table.add_row(name, "[green]yes[/green]" if ok else "[yellow]no[/yellow]", LAYER_HELP.get(name, "") if ok else str(value))
     console = Console()
     console.print(table)
     console.print(f"smoke test print(1+1): {probe.status} {probe.stdout.strip()!r}   strict mode: {strict}")

@@ -189,12 +189,27 @@ class TextEnv(gym.Env[str, str]):
     # -- helpers -----------------------------------------------------------------------------
     @staticmethod
     def coerce_action(action: Any) -> str:
-        """Model output arrives as str; be forgiving with bytes and other types, never raise."""
-        if isinstance(action, str):
+        """Model output arrives as str; be forgiving with bytes and other types, never raise.
+
+        Always a plain ``str``: a subclass could override the methods env code calls (``strip``,
+        ``lower``, ``__eq__``), so only the base type's own methods are used to convert. An object
+        whose ``__str__`` raises becomes ``""``, which every env rejects as an invalid action.
+        """
+        if type(action) is str:
             return action
-        if isinstance(action, (bytes, bytearray)):
-            return bytes(action).decode("utf-8", errors="replace")
-        return "" if action is None else str(action)
+        if isinstance(action, str):
+            return str.__str__(action)
+        if isinstance(action, bytes):
+            return bytes.decode(action, "utf-8", "replace")
+        if isinstance(action, bytearray):
+            return bytearray.decode(action, "utf-8", "replace")
+        if action is None:
+            return ""
+        try:
+            text = str(action)
+        except Exception:
+            return ""
+        return str.__str__(text)
 
     @staticmethod
     def normalize_action(action: str) -> str:

@@ -16,6 +16,27 @@ Status meanings: ``ok``/``error`` (what the code did), ``timeout``/``killed``/``
 the sandbox did to it), ``sandbox_error`` (infrastructure; never the policy's fault).
 ``capabilities()`` previews what the kernel offers; ``LocalBackend.capabilities()`` reports what the
 children really applied. See ``turngym sandbox check``.
+
+How a grader must read results (rewards for code and tool envs). In RL the policy is the attacker:
+whatever its code can make a grader believe, training will find. Trust only what the harness
+measured after the code ended, outside its process:
+
+* ``status`` ``timeout``/``output_limit``/``killed``, ``duration_s``, ``meta["cpu_s"]`` and
+  ``meta["signal"]`` are measured by the caller or the worker. A forged, extra or malformed frame on
+  the result channel makes the run ``error`` with ``error_name == "ResultChannelViolation"``
+  (``integrity`` explains why that makes forging worthless); it is never ``sandbox_error``, the one
+  status a grader may skip without a penalty.
+* ``ok``/``exit_code`` mean "the process ended with 0", nothing more. Code placed after the policy's
+  in the same run may never have run (``os._exit(0)``), and the policy can redefine anything it
+  shares a process with (``assert``, ``__eq__``, the test module, builtins). Never reward "the
+  appended tests did not fail"; compare the run's stdout (or a collected file) against expected
+  values that never entered the sandbox, e.g. run each test input through the program and check
+  the printed outputs in the grader's own process.
+* ``error_name``/``error_value``/``traceback``, ``stdout``/``stderr`` and ``files`` are the code's
+  own account: parse them as untrusted text (file names are confined to the scratch directory and
+  to the names asked for, contents are whatever the code wrote).
+* A session's later cells run in a process its earlier cells shaped: never grade inside the
+  policy's session; grade in a fresh one-shot run (or a fresh session) of your own.
 """
 
 from __future__ import annotations

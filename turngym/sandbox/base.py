@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any
 
+from .integrity import safe_file_name
 from .result import ExecResult
 
 Files = Mapping[str, "bytes | str"]
@@ -34,13 +35,37 @@ def validate_files(files: Files | None) -> dict[str, bytes]:
     return out
 
 
+def validate_collect(collect_files: Any) -> bool | list[str]:
+    """``collect_files`` as sent to a child: a bool, or normalised relative names (a clear error otherwise)."""
+    if isinstance(collect_files, bool):
+        return collect_files
+    if isinstance(collect_files, (str, bytes)) or not hasattr(collect_files, "__iter__"):
+        raise TypeError(f"collect_files must be a bool or a list of file names, got {type(collect_files).__name__}")
+    names = []
+    for name in collect_files:
+        norm = safe_file_name(name)
+        if norm is None:
+            raise ValueError(f"collect_files: {name!r} must be a relative path inside the sandbox scratch directory")
+        names.append(norm)
+    return names
+
+
 def validate_call(code: Any, timeout: float | None, memory_mb: int | None, max_timeout: float, max_memory: int) -> None:
     if not isinstance(code, str):
         raise TypeError(f"code must be a str, got {type(code).__name__}")
-    if timeout is not None and not (0 < float(timeout) <= max_timeout):
+    if timeout is not None and not (0 < _number(timeout, "timeout") <= max_timeout):
         raise ValueError(f"timeout must be in (0, {max_timeout}] seconds, got {timeout!r}")
-    if memory_mb is not None and not (0 < int(memory_mb) <= max_memory):
+    if memory_mb is not None and not (0 < _number(memory_mb, "memory_mb") <= max_memory):
         raise ValueError(f"memory_mb must be in (0, {max_memory}], got {memory_mb!r}")
+
+
+def _number(value: Any, name: str) -> float:
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a number, got bool")
+    try:
+        return float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}") from None
 
 
 class Session(ABC):

@@ -120,12 +120,16 @@ def _serve_run(req: int, res: int, report: dict[str, Any], cfg: SandboxConfig, t
         if not c:
             break
         chunks.append(c)
+    os.close(req)
     if not chunks:
         return 0  # the worker went away before giving us work
-    msg, _ = _protocol.decode_buffer(b"".join(chunks))
-    if not msg:
+    try:
+        frames, _ = _protocol.decode_buffer(b"".join(chunks))
+    except _protocol.ProtocolError:
+        frames = []
+    if not frames or not isinstance(frames[0], dict):
         return 71
-    msg = msg[0]
+    msg = frames[0]
     timeout = min(float(msg.get("timeout") or cfg.timeout_s), cfg.max_timeout_s)
     if tick >= 0:  # tell the worker we started, so it enforces the deadline even if the caller cannot
         try:
@@ -140,8 +144,9 @@ def _serve_run(req: int, res: int, report: dict[str, Any], cfg: SandboxConfig, t
     try:
         _write_files(msg.get("files"))
     except OSError as exc:
-        _protocol.write_frame(res, {"status": "error", "error_name": type(exc).__name__, "error_value": f"writing input files: {exc}"})
-        return 0
+        _protocol.write_frame(res, {"status": "error", "exit_code": 1, "error_name": type(exc).__name__,
+                                    "error_value": f"writing input files: {exc}"})
+        return 1
     before = _snapshot() if msg.get("collect_files") else {}
     sys.stdin = io.StringIO(msg.get("stdin") or "")
     sys.stdout = sys.__stdout__ = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1)
@@ -156,9 +161,11 @@ def _serve_run(req: int, res: int, report: dict[str, Any], cfg: SandboxConfig, t
             os.close(fd)
         except OSError:
             pass
+    # The one report of this run (see ``integrity``): from here on nothing in this process is
+    # trusted, so the caller reads it as the code's own account and checks it, never as a verdict.
     _protocol.write_frame(res, out)
     os.close(res)
-    return 0
+    return 0 if out.get("status") == "ok" else 1
 
 
 def rehearse(rounds: int = 20) -> None:
@@ -199,6 +206,8 @@ def _serve_session(req: int, res: int, report: dict[str, Any], cfg: SandboxConfi
             msg = _protocol.read_frame(req)
         except (_protocol.ProtocolError, OSError):
             return 0
+        if not isinstance(msg, dict):
+            return 71
         if not memory_set:
             _lower_limits(report["info"]["vm_base"], msg.get("memory_mb") or cfg.memory_mb, None)
             memory_set = True
@@ -217,6 +226,7 @@ def _serve_session(req: int, res: int, report: dict[str, Any], cfg: SandboxConfi
         except OSError:
             r["files"], r["files_truncated"] = {}, True
         r["stdout"], r["stderr"] = out_w.getvalue(), err_w.getvalue()
+        r["call"] = msg.get("call")  # binds this reply to its request (``integrity``)
         try:
             _protocol.write_frame(res, r)
         except OSError:

@@ -15,18 +15,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import _protocol
+from . import _protocol, integrity
 
 
 @dataclass
 class Collected:
-    frames: list[Any] = field(default_factory=list)  # [ready report, result] when all went well
+    frames: list[Any] = field(default_factory=list)  # [ready report, the child's report] when all went well
     out: bytes = b""
     err: bytes = b""
     exited: bool = False
     timed_out: bool = False
     over: bool = False
     wall: float = 0.0
+    #: Why the result channel cannot be read as the harness wrote it (undecodable, truncated, too big).
+    violation: str | None = None
 
 
 def collect(fds: dict[str, int], pidfd: int, kill: Callable[[], None], *, t0: float, timeout: float,
@@ -38,7 +40,8 @@ def collect(fds: dict[str, int], pidfd: int, kill: Callable[[], None], *, t0: fl
     EOF); it returns False to stop watching.
     """
     out = {"out": bytearray(), "err": bytearray()}
-    res_buf = b""
+    res_buf = _protocol.FrameBuffer(res_cap)
+    res_seen = 0
     c = Collected(frames=list(pre_frames))
     open_fds = {fds["out"]: "out", fds["err"]: "err", fds["res"]: "res"}
     drain_deadline: float | None = None
@@ -52,7 +55,7 @@ def collect(fds: dict[str, int], pidfd: int, kill: Callable[[], None], *, t0: fl
             drain_deadline = now + 1.0  # grandchildren still holding a pipe die with the namespace
         if drain_deadline is not None and now >= drain_deadline:
             break
-        if not open_fds and (c.exited or len(c.frames) >= 2):
+        if not open_fds and (c.exited or len(c.frames) >= 2 or c.violation):
             break
         wait = list(open_fds) + ([pidfd] if not c.exited else [])
         if watch_fd is not None:
@@ -73,18 +76,20 @@ def collect(fds: dict[str, int], pidfd: int, kill: Callable[[], None], *, t0: fl
                 name = open_fds[fd]
                 if not chunk:
                     del open_fds[fd]
+                    if name == "res" and res_buf.pending and c.violation is None:
+                        c.violation = f"a truncated frame of {res_buf.pending} bytes"
                 elif name == "res":
-                    res_buf += chunk
-                    if len(res_buf) > res_cap:
-                        del open_fds[fd]
-                        kill()
-                        continue
+                    # Read to EOF (every writer closed: at the child's exit at the latest), so a frame
+                    # the code writes after the harness's report is seen too (``integrity``).
+                    res_seen += len(chunk)
                     try:
-                        new, res_buf = _protocol.decode_buffer(res_buf)
-                    except _protocol.ProtocolError:
-                        new, res_buf = [], b""
+                        if res_seen > res_cap:
+                            raise _protocol.ProtocolError(f"more than {res_cap} bytes")
+                        c.frames.extend(res_buf.feed(chunk))
+                    except _protocol.ProtocolError as exc:
+                        c.violation = f"undecodable bytes: {exc}"
                         del open_fds[fd]
-                    c.frames.extend(new)
+                        kill()  # its run is void: nothing it does next can count, so stop it now
                 else:
                     room = max_output - len(out[name])
                     out[name] += chunk[:room]
@@ -98,7 +103,7 @@ def collect(fds: dict[str, int], pidfd: int, kill: Callable[[], None], *, t0: fl
 
 def needs_exit_status(c: Collected) -> bool:
     """Only abnormal endings need the wait status (which only the child's parent, the worker, has)."""
-    return c.exited or c.timed_out or c.over or len(c.frames) < 2
+    return c.exited or c.timed_out or c.over or (len(c.frames) < 2 and c.violation is None)
 
 
 def _signame(sig: int) -> str:
@@ -109,24 +114,35 @@ def _signame(sig: int) -> str:
 
 
 def build_result(c: Collected, exit_status: tuple[int, float] | None, *, timeout: float, max_output: int,
-                 max_cpu_s: float) -> dict[str, Any]:
-    """ExecResult fields from what was collected plus (raw wait status, CPU seconds) when known."""
+                 max_cpu_s: float, collect_spec: Any = False, max_files_bytes: int = 8 << 20) -> dict[str, Any]:
+    """ExecResult fields from what was collected plus (raw wait status, CPU seconds) when known.
+
+    Precedence, most trusted first: what the caller measured (timeout, output cap, a channel
+    violation, death by a signal), then the child's report, then its exit code. ``duration_s`` is
+    always the measured wall time; ``collect_spec`` is the caller's ``collect_files``.
+    """
     ready = c.frames[0] if c.frames and isinstance(c.frames[0], dict) else {}
     info = ready.get("info", {}) if isinstance(ready.get("info"), dict) else {}
-    res = c.frames[1] if len(c.frames) > 1 and isinstance(c.frames[1], dict) else None
     r: dict[str, Any] = {"stdout": c.out.decode("utf-8", "replace"), "stderr": c.err.decode("utf-8", "replace"),
                          "duration_s": c.wall, "meta": {"confine_us": info.get("timings_us")}}
-    if ready and not ready.get("ready", False):
-        r.update(status="sandbox_error", error_name="SandboxError", error_value=str(ready.get("error")))
+    if ready and ready.get("ready") is not True:
+        r.update(status="sandbox_error", error_name="SandboxError", error_value=str(ready.get("error"))[:2000])
         return r
+    res = None
+    violation = c.violation
+    if c.frames and not ready:
+        violation = violation or "no readiness report before the result"
+    if violation is None and len(c.frames) > 2:
+        violation = f"{len(c.frames) - 1} result frames instead of one"
+    if violation is None and len(c.frames) == 2:
+        try:
+            res = integrity.check_report(c.frames[1], session=False, collect_spec=collect_spec, max_files_bytes=max_files_bytes)
+        except integrity.Violation as exc:
+            violation = str(exc)
     if res is not None:
-        for k in ("status", "exit_code", "error_name", "error_value", "traceback", "duration_s", "files"):
-            if k in res:
-                r[k] = res[k]
-        if "files_truncated" in res:
-            r["meta"]["files_truncated"] = res["files_truncated"]
-        if r.get("status") not in ("ok", "error"):
-            r["status"] = "error"
+        r.update({k: res[k] for k in ("status", "exit_code", "error_name", "error_value", "traceback", "files")})
+        r["meta"]["files_truncated"] = res["files_truncated"]
+        r["meta"]["reported_cell_s"] = res["reported_cell_s"]
     sig = None
     if exit_status is not None:
         status, cpu = exit_status
@@ -134,19 +150,22 @@ def build_result(c: Collected, exit_status: tuple[int, float] | None, *, timeout
         if os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
             r["meta"].update(signal=sig, signal_name=_signame(sig))
-        elif res is None:
+        elif res is None and violation is None:
             code = os.WEXITSTATUS(status)
             r.update(status="ok" if code == 0 else "error", exit_code=code)
             if code == 70 and not ready:
                 r.update(status="sandbox_error", error_name="SandboxError", error_value="sandbox child failed to start")
     if c.timed_out:
-        r.update(status="timeout", exit_code=None, error_name="TimeoutError",
-                 error_value=f"wall-clock limit of {timeout:g} s exceeded", duration_s=c.wall)
+        r.update(status="timeout", exit_code=None, error_name="TimeoutError", error_value=f"wall-clock limit of {timeout:g} s exceeded",
+                 traceback=None, files={})
     elif c.over:
-        r.update(status="output_limit", exit_code=None, error_name="OutputLimitExceeded",
-                 error_value=f"a stream exceeded {max_output} bytes", duration_s=c.wall)
-    elif res is None and sig is not None:
+        r.update(status="output_limit", exit_code=None, error_name="OutputLimitExceeded", error_value=f"a stream exceeded {max_output} bytes",
+                 traceback=None, files={})
+    elif violation is not None:
+        r.update(integrity.violation_fields(violation))
+    elif sig is not None:
         cpu = r["meta"].get("cpu_s", 0.0)
+        r.update(traceback=None, files={})
         if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu >= max_cpu_s - 0.05):
             r.update(status="timeout", error_name="TimeoutError", error_value="CPU time limit exceeded", exit_code=None)
         else:

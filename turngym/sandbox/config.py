@@ -7,8 +7,26 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 #: Layer names that may be switched off (for kernels without them, or to test degradation).
-LAYERS = ("new_session", "pid_namespace", "scratch_tmpfs", "rlimits", "landlock", "setuid",
+LAYERS = ("new_session", "pid_namespace", "scratch_tmpfs", "ipc_namespace", "rlimits", "landlock", "setuid",
           "pdeathsig", "seccomp", "clear_env", "reseed")
+
+#: What each layer reported by a child does (``turngym sandbox check`` prints it beside an active one).
+LAYER_HELP = {
+    "pid_namespace": "pid 1 of its own PID namespace: everything it spawns dies with it",
+    "new_session": "own process group / session",
+    "close_fds": "no inherited file descriptors but its pipes",
+    "scratch_tmpfs": "private tmpfs scratch in its own mount namespace, gone with the run",
+    "ipc_namespace": "own System V IPC / POSIX message-queue namespace: segments, queues, semaphores die with the run",
+    "rlimits": "address space, CPU, file size, open files, processes",
+    "landlock": "file-system allow-list (read-only interpreter, read-write scratch), TCP and signal scoping",
+    "setuid": "runs as an unprivileged uid of its own",
+    "pdeathsig": "dies with its worker",
+    "seccomp": "denies sockets, ptrace, mounts, namespaces, bpf, io_uring, keyrings, identity changes",
+    "ipc_syscalls": "seccomp denies shm*/msg*/sem*/mq_* (nothing shared outlives or escapes the run)",
+    "seccomp_strict": "also denies fork and exec",
+    "clear_env": "scrubbed environment",
+    "reseed": "fresh seeds for random and numpy",
+}
 
 #: Modules imported once in each worker so a run does not pay for them (cold ``import sympy`` ~0.3 s).
 DEFAULT_PREIMPORT = (

@@ -21,7 +21,11 @@ from typing import Any
 from . import _sys, landlock, seccomp_filter
 
 #: Layers strict mode insists on.
-STRICT_LAYERS = ("new_session", "close_fds", "rlimits", "pid_namespace", "scratch_tmpfs", "landlock", "setuid", "seccomp", "clear_env")
+STRICT_LAYERS = ("new_session", "close_fds", "rlimits", "pid_namespace", "scratch_tmpfs", "ipc_namespace", "landlock", "setuid",
+                 "seccomp", "ipc_syscalls", "clear_env")
+
+#: Directories through which processes share POSIX IPC objects (``shm_open``, ``sem_open``, ``mq_open``'s view).
+SHARED_DIRS = ("/dev/shm", "/dev/mqueue")
 
 
 def _blocking_ancestor(path: str) -> str | None:
@@ -70,10 +74,15 @@ def prepare_worker_namespace(ro_paths: list[str], stage: str) -> list[str]:
     """Once per worker (root): a private mount namespace with hidden interpreter paths exposed.
 
     Children copy it with a plain ``unshare(CLONE_NEWNS)`` and only mount their tmpfs, instead of
-    repeating the propagation change and the bind dance for every run.
+    repeating the propagation change and the bind dance for every run. POSIX shared memory and
+    message-queue directories are covered by empty read-only mounts: Landlock already hides them,
+    this keeps a run from leaving objects there for the next one when Landlock is missing.
     """
     _sys.unshare(_sys.CLONE_NEWNS)
     _sys.mount(None, "/", None, _sys.MS_REC | _sys.MS_PRIVATE)
+    for shared in SHARED_DIRS:
+        if os.path.isdir(shared):
+            _sys.mount("tmpfs", shared, "tmpfs", _sys.MS_NOSUID | _sys.MS_NODEV | _sys.MS_NOEXEC | _sys.MS_RDONLY, "size=4k,nr_inodes=1,mode=0755")
     return _expose_hidden(ro_paths, stage)
 
 
@@ -196,6 +205,16 @@ def apply(plan: dict[str, Any], keep_fds: list[int]) -> dict[str, Any]:
     info["scratch"] = scratch
     os.chdir(scratch)
 
+    def ipc_namespace() -> None:
+        # System V IPC objects and POSIX message queues belong to an IPC namespace and live until
+        # removed or until the namespace dies: a private one dies with this child, taking every
+        # segment, queue and semaphore the run made with it. (Seccomp also denies the calls.)
+        if not is_root:
+            raise PermissionError("needs root for a private IPC namespace")
+        _sys.unshare(_sys.CLONE_NEWIPC)
+
+    attempt("ipc_namespace", ipc_namespace)
+
     info["vm_base"] = vm_base = vm_bytes()
 
     def rlimits() -> None:
@@ -252,6 +271,12 @@ def apply(plan: dict[str, Any], keep_fds: list[int]) -> dict[str, Any]:
         seccomp_filter.load(plan["seccomp_bpf"])
 
     attempt("seccomp", seccomp)
+    if layers.get("seccomp") is not True:
+        layers["ipc_syscalls"] = "seccomp inactive"
+    elif plan.get("seccomp_ipc_missing"):
+        layers["ipc_syscalls"] = f"the filter could not name {plan['seccomp_ipc_missing']}"
+    else:
+        layers["ipc_syscalls"] = True  # shm*/msg*/sem*/mq_* return EPERM
     if not plan.get("strict"):
         layers["seccomp_strict"] = "strict mode not requested (fork/exec allowed)"
     else:

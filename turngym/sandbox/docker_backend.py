@@ -22,7 +22,7 @@ from typing import Any
 
 from . import _protocol
 from . import worker as _worker
-from .base import Backend, Files, Session, validate_call, validate_files
+from .base import Backend, Files, Session, validate_call, validate_collect, validate_files
 from .config import SandboxConfig
 from .errors import SandboxError, SandboxUnavailable, SessionLost
 from .result import ExecResult
@@ -176,7 +176,11 @@ class StreamWorker:
 
     def _recv(self, deadline: float) -> Any:
         while True:
-            frames, self.buf = _protocol.decode_buffer(self.buf)
+            try:
+                frames, self.buf = _protocol.decode_buffer(self.buf)
+            except _protocol.ProtocolError as exc:
+                self.dead = True
+                raise SandboxError(f"sandbox worker sent a malformed frame: {exc}") from None
             if frames:
                 if len(frames) > 1:  # cannot happen with one call in flight; keep the rest anyway
                     self.buf = b"".join(_protocol.encode(f) for f in frames[1:]) + self.buf
@@ -214,8 +218,16 @@ class StreamWorker:
 def _run_msg(code: str, timeout: float, memory_mb: int | None, fs: dict[str, bytes], stdin: str | None,
              collect_files: bool | list[str]) -> dict[str, Any]:
     return {"op": "run", "code": code, "timeout": timeout, "memory_mb": memory_mb, "stdin": stdin,
-            "collect_files": collect_files if isinstance(collect_files, bool) else list(collect_files),
+            "collect_files": validate_collect(collect_files),
             "files": {k: base64.b64encode(v).decode() for k, v in fs.items()}}
+
+
+def _from_worker(reply: Any) -> ExecResult:
+    """A worker's reply (it checked the child's report already: a malformed one is infrastructure)."""
+    try:
+        return ExecResult.from_dict(reply)
+    except ValueError as exc:
+        return ExecResult.sandbox_error(f"malformed reply from the sandbox worker: {exc}")
 
 
 class StreamBackend(Backend):
@@ -263,7 +275,7 @@ class StreamBackend(Backend):
             return ExecResult.sandbox_error(str(exc))
         finally:
             self._free.put(w)
-        return ExecResult.from_dict(reply)
+        return _from_worker(reply)
 
     def session(self, *, memory_mb: int | None = None, timeout: float | None = None) -> StreamSession:
         self._rr = (self._rr + 1) % len(self._all)
@@ -312,7 +324,7 @@ class StreamSession(Session):
         except SandboxError as exc:
             self.sid = None
             return ExecResult(status="sandbox_error", error_name="SandboxError", error_value=str(exc), session_lost=True)
-        r = ExecResult.from_dict(reply)
+        r = _from_worker(reply)
         if r.session_lost:
             self.sid = None
         return r

@@ -13,6 +13,8 @@ import time
 import traceback
 from typing import Any
 
+from .integrity import MAX_ERROR_NAME, MAX_ERROR_VALUE, MAX_TRACEBACK
+
 CELL_FILENAME = "<cell>"
 
 
@@ -55,10 +57,13 @@ class CappedWriter(io.TextIOBase):
 
 
 def _user_traceback(exc: BaseException) -> str:
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename != CELL_FILENAME:
-        tb = tb.tb_next
-    return "".join(traceback.format_exception(type(exc), exc, tb))
+    try:
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_frame.f_code.co_filename != CELL_FILENAME:
+            tb = tb.tb_next
+        return "".join(traceback.format_exception(type(exc), exc, tb))
+    except BaseException:  # an exception built to break formatting must not take the report with it
+        return f"{type(exc).__name__}: <traceback could not be formatted>\n"
 
 
 def _on_alarm(signum: int, frame: Any) -> None:
@@ -89,19 +94,19 @@ def run_cell(code: str, namespace: dict[str, Any], *, soft_timeout: float | None
         out.update(status="output_limit", exit_code=None, error_name="OutputLimitExceeded", error_value=str(exc))
     except SystemExit as exc:
         code_ = exc.code
-        if code_ is None or code_ == 0:
+        if code_ is None or (type(code_) in (int, bool) and code_ == 0):
             out["exit_code"] = 0
         else:
-            out.update(status="error", exit_code=code_ if isinstance(code_, int) else 1,
-                       error_name="SystemExit", error_value=str(code_))
-            if not isinstance(code_, int):
+            out.update(status="error", exit_code=_exit_code(code_), error_name="SystemExit", error_value=_clip(_safe_str(code_), MAX_ERROR_VALUE))
+            if type(code_) not in (int, bool):
                 try:
                     print(code_, file=sys.stderr)
                 except BaseException:
                     pass
     except BaseException as exc:
         tb = _user_traceback(exc)
-        out.update(status="error", exit_code=1, error_name=type(exc).__name__, error_value=_safe_str(exc), traceback=tb)
+        out.update(status="error", exit_code=1, error_name=_clip(type(exc).__name__, MAX_ERROR_NAME),
+                   error_value=_clip(_safe_str(exc), MAX_ERROR_VALUE), traceback=_clip(tb, MAX_TRACEBACK, tail=True))
         try:
             sys.stderr.write(tb)
             sys.stderr.flush()
@@ -111,11 +116,26 @@ def run_cell(code: str, namespace: dict[str, Any], *, soft_timeout: float | None
     return out
 
 
-def _safe_str(exc: BaseException) -> str:
+def _safe_str(obj: object) -> str:
     try:
-        return str(exc)
+        text = str(obj)
+        return text if type(text) is str else str.__str__(text)
     except BaseException:
-        return f"<unprintable {type(exc).__name__}>"
+        return f"<unprintable {type(obj).__name__}>"
+
+
+def _clip(text: str, limit: int, tail: bool = False) -> str:
+    """Reports stay bounded whatever the code raised (a 50 MB message must not become the report)."""
+    if len(text) <= limit:
+        return text
+    return "..." + text[-(limit - 3):] if tail else text[: limit - 3] + "..."
+
+
+def _exit_code(code: object) -> int:
+    """``sys.exit(code)`` as a 32-bit exit code: 1 for anything but a plain int in range (as Python)."""
+    if type(code) is int and -(1 << 31) <= code < (1 << 31):
+        return code
+    return 1
 
 
 def fresh_namespace() -> dict[str, Any]:

@@ -10,12 +10,15 @@ SandboxFusion does not have.
 from __future__ import annotations
 
 import base64
+import binascii
+import math
 import re
 import time
 from typing import Any
 
 from .base import Backend, Files, Session, validate_call, validate_files
 from .errors import SandboxUnavailable, SessionLost
+from .integrity import safe_file_name
 from .result import ExecResult
 
 DEFAULT_TIMEOUT_S = 10.0
@@ -35,6 +38,33 @@ def to_fusion_request(code: str, *, timeout: float | None = None, memory_mb: int
     }
 
 
+def _number(req: dict[str, Any], key: str) -> float | None:
+    """``req[key]`` as a finite number (numeric strings accepted, as SandboxFusion's server does),
+    None when absent or null; ``ValueError`` naming the field otherwise."""
+    value = req.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"'{key}' must be a number, got {type(value).__name__}")
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        raise ValueError(f"'{key}' must be a number, got {str(value)[:40]!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"'{key}' must be a finite number, got {value!r}")
+    return number
+
+
+def session_params(req: Any) -> dict[str, Any]:
+    """Validate a ``/turngym/sessions`` body: keyword arguments for ``Backend.session``."""
+    if not isinstance(req, dict):
+        raise ValueError("request body must be a JSON object")
+    mem, timeout = _number(req, "memory_limit_MB"), _number(req, "run_timeout")
+    if timeout is not None and timeout <= 0:
+        raise ValueError(f"'run_timeout' must be positive, got {timeout:g}")
+    return {"memory_mb": int(mem) if mem and mem > 0 else None, "timeout": timeout or None}
+
+
 def from_fusion_request(req: dict[str, Any]) -> dict[str, Any]:
     """Validate a ``/run_code`` body and return keyword arguments for ``Backend.run``."""
     if not isinstance(req, dict):
@@ -42,7 +72,10 @@ def from_fusion_request(req: dict[str, Any]) -> dict[str, Any]:
     code = req.get("code")
     if not isinstance(code, str):
         raise ValueError("'code' must be a string")
-    mem = req.get("memory_limit_MB", -1)
+    mem = _number(req, "memory_limit_MB")
+    stdin = req.get("stdin")
+    if stdin is not None and not isinstance(stdin, str):
+        raise ValueError("'stdin' must be a string")
     files = req.get("files") or {}
     if not isinstance(files, dict):
         raise ValueError("'files' must map paths to base64 strings")
@@ -53,10 +86,12 @@ def from_fusion_request(req: dict[str, Any]) -> dict[str, Any]:
     fetch = req.get("fetch_files") or []
     if not isinstance(fetch, list) or not all(isinstance(p, str) for p in fetch):
         raise ValueError("'fetch_files' must be a list of paths")
-    timeout = req.get("run_timeout")
-    return {"code": code, "timeout": float(timeout) if timeout else None,
-            "memory_mb": int(mem) if mem and int(mem) > 0 else None,
-            "files": decoded, "stdin": req.get("stdin") or None,
+    timeout = _number(req, "run_timeout")
+    if timeout is not None and timeout < 0:
+        raise ValueError(f"'run_timeout' must not be negative, got {timeout:g}")
+    return {"code": code, "timeout": timeout or None,
+            "memory_mb": int(mem) if mem and mem > 0 else None,
+            "files": decoded, "stdin": stdin or None,
             "collect_files": True if fetch == ["*"] else (fetch or False)}
 
 
@@ -87,23 +122,54 @@ def _exception_from_stderr(stderr: str) -> tuple[str | None, str | None]:
     return None, None
 
 
+def _response_files(raw: Any) -> dict[str, bytes]:
+    if not isinstance(raw, dict):
+        raise ValueError("'files' must map file names to base64 strings")
+    out = {}
+    for name, b64 in raw.items():
+        norm = safe_file_name(name)
+        if norm is None:
+            raise ValueError(f"file name {str(name)[:80]!r} is not a relative path inside the sandbox")
+        if not isinstance(b64, str):
+            raise ValueError(f"file {norm!r}: contents must be a base64 string")
+        try:
+            out[norm] = base64.b64decode(b64, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError(f"file {norm!r}: contents are not valid base64") from None
+    return out
+
+
 def from_fusion_response(resp: dict[str, Any], *, prefer_extension: bool = True) -> ExecResult:
-    """SandboxFusion RunCodeResponse -> ExecResult (uses the ``turngym`` field when present)."""
+    """SandboxFusion RunCodeResponse -> ExecResult (uses the ``turngym`` field when present).
+
+    A remote answer is untrusted input: anything malformed raises ``ValueError`` naming the field.
+    """
+    if not isinstance(resp, dict):
+        raise ValueError("the response is not a JSON object")
     if prefer_extension and isinstance(resp.get("turngym"), dict):
         return ExecResult.from_dict(resp["turngym"])
     status = resp.get("status")
-    files = {k: base64.b64decode(v) for k, v in (resp.get("files") or {}).items()}
+    files = _response_files(resp.get("files") or {})
     run = resp.get("run_result") or {}
     comp = resp.get("compile_result") or {}
+    for part, value in (("run_result", run), ("compile_result", comp)):
+        if not isinstance(value, dict):
+            raise ValueError(f"'{part}' must be an object")
+        for key in ("stdout", "stderr"):
+            if value.get(key) is not None and not isinstance(value[key], str):
+                raise ValueError(f"'{part}.{key}' must be a string")
+        rc_ = value.get("return_code")
+        if rc_ is not None and type(rc_) is not int:
+            raise ValueError(f"'{part}.return_code' must be an integer")
     if status == "SandboxError" or (not run and not comp):
-        msg = resp.get("message") or "remote sandbox error"
+        msg = str(resp.get("message") or "remote sandbox error")[:4000]
         return ExecResult(status="sandbox_error", stderr=msg, error_name="SandboxError", error_value=msg, meta={"raw": resp})
     if not run and comp:  # failed compilation (compiled languages)
         return ExecResult(status="error", stdout=comp.get("stdout") or "", stderr=comp.get("stderr") or "",
                           exit_code=comp.get("return_code"), error_name="CompileError", meta={"raw": resp})
     stdout, stderr = run.get("stdout") or "", run.get("stderr") or ""
     rc = run.get("return_code")
-    duration = float(run.get("execution_time") or 0.0)
+    duration = _number(run, "execution_time") or 0.0
     if run.get("status") == "TimeLimitExceeded":
         return ExecResult(status="timeout", stdout=stdout, stderr=stderr, exit_code=None, duration_s=duration,
                           error_name="TimeoutError", error_value="time limit exceeded", files=files)

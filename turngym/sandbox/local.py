@@ -24,9 +24,9 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import _protocol, collector
+from . import _protocol, collector, integrity
 from . import worker as _worker
-from .base import Backend, Files, Session, validate_call, validate_files
+from .base import Backend, Files, Session, validate_call, validate_collect, validate_files
 from .config import SandboxConfig
 from .errors import SandboxError, SandboxUnavailable, SandboxWarning, SessionLost
 from .result import ExecResult
@@ -291,7 +291,7 @@ class LocalBackend(Backend):
         fs = validate_files(files)
         timeout = float(timeout or cfg.timeout_s)
         msg = {"op": "run", "code": code, "timeout": timeout, "memory_mb": int(memory_mb or cfg.memory_mb),
-               "stdin": stdin, "collect_files": collect_files if isinstance(collect_files, bool) else list(collect_files),
+               "stdin": stdin, "collect_files": validate_collect(collect_files),
                "files": {k: base64.b64encode(v).decode() for k, v in fs.items()}}
         t0 = time.perf_counter()
         w = self._acquire()
@@ -307,7 +307,10 @@ class LocalBackend(Backend):
             return ExecResult.sandbox_error(str(exc), duration_s=time.perf_counter() - t0)
         finally:
             self._release(w)
-        return ExecResult.from_dict(reply)
+        try:  # the worker checked the child's report already; a bad reply is the worker's fault
+            return ExecResult.from_dict(reply)
+        except ValueError as exc:
+            return ExecResult.sandbox_error(f"malformed reply from sandbox worker: {exc}")
 
     def _run_direct(self, w: _WorkerHandle, msg: dict[str, Any], timeout: float) -> ExecResult:
         """One hop: write the request into a lent spare and collect from its pipes ourselves."""
@@ -325,15 +328,16 @@ class LocalBackend(Backend):
             spare.req = -1
             c = collector.collect({"out": spare.out, "err": spare.err, "res": spare.res}, spare.pidfd, spare.kill,
                                   t0=t0, timeout=timeout, max_output=cfg.max_output_bytes,
-                                  res_cap=cfg.max_files_out_bytes * 2 + (4 << 20), pre_frames=spare.pre_frames)
+                                  res_cap=integrity.max_report_bytes(cfg.max_files_out_bytes), pre_frames=spare.pre_frames)
             status = None
             if collector.needs_exit_status(c):
                 if not c.exited:
                     spare.kill()
                 status = w.wait_exit(spare.pid, timeout=10.0)
-            r = collector.build_result(c, status, timeout=timeout, max_output=cfg.max_output_bytes, max_cpu_s=int(cfg.max_timeout_s) + 1)
+            r = collector.build_result(c, status, timeout=timeout, max_output=cfg.max_output_bytes, max_cpu_s=int(cfg.max_timeout_s) + 1,
+                                       collect_spec=msg["collect_files"], max_files_bytes=cfg.max_files_out_bytes)
             r["meta"].update(spare_wait_s=t0 - t_take, spare_was_ready=ready)
-            return ExecResult.from_dict(r)
+            return _checked_result(r)
         finally:
             spare.close()
 
@@ -373,9 +377,19 @@ class LocalBackend(Backend):
             pass
 
 
-def _read_frame_until(fd: int, deadline: float, max_size: int) -> Any:
-    """One frame from ``fd`` or ``TimeoutError`` at ``deadline``; ``EOFError`` when the peer is gone."""
-    buf = b""
+def _checked_result(r: dict[str, Any]) -> ExecResult:
+    """ExecResult from fields ``integrity`` checked already (file contents still base64)."""
+    files = r.get("files")
+    return ExecResult(**(r | {"files": {k: base64.b64decode(v) for k, v in files.items()} if files else {}}))
+
+
+def _read_frames_until(fd: int, deadline: float, max_size: int) -> tuple[list[Any], int]:
+    """The frames ``fd`` brings until one is complete (at least one) and how many bytes followed them.
+
+    ``TimeoutError`` at ``deadline``, ``EOFError`` when the peer is gone, ``ProtocolError`` for bytes
+    that are no frame or announce more than ``max_size``.
+    """
+    buf = _protocol.FrameBuffer(max_size)
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -386,10 +400,9 @@ def _read_frame_until(fd: int, deadline: float, max_size: int) -> Any:
         chunk = os.read(fd, 1 << 20)
         if not chunk:
             raise EOFError
-        buf += chunk
-        frames, buf = _protocol.decode_buffer(buf, max_size)
+        frames = buf.feed(chunk)
         if frames:
-            return frames[0]
+            return frames, buf.pending
 
 
 class LocalSession(Session):
@@ -433,13 +446,14 @@ class LocalSession(Session):
         self._fds = {"req": req_w, "resp": resp_r, "pidfd": fds[0]}
         self.pid = reply.get("pid")
         try:
-            ready = _read_frame_until(resp_r, time.monotonic() + 30, 1 << 20)
+            frames, rest = _read_frames_until(resp_r, time.monotonic() + 30, 1 << 20)
         except (TimeoutError, EOFError, _protocol.ProtocolError) as exc:
             self._kill()
             raise SandboxError(f"sandbox session did not start: {exc!r}") from exc
-        if not ready.get("ready"):
+        ready = frames[0] if isinstance(frames[0], dict) else {}
+        if ready.get("ready") is not True or len(frames) > 1 or rest:
             self._kill()
-            raise SandboxUnavailable(f"sandbox session refused to start: {ready.get('error')}")
+            raise SandboxUnavailable(f"sandbox session refused to start: {str(ready.get('error'))[:2000]}")
         self.layers = ready.get("layers", {})
         self._alive = True
 
@@ -466,33 +480,45 @@ class LocalSession(Session):
             stdin: str | None = None, collect_files: bool | list[str] = False) -> ExecResult:
         cfg = self.backend.config
         validate_call(code, timeout, None, cfg.max_timeout_s, cfg.max_memory_mb)
+        if stdin is not None and not isinstance(stdin, str):
+            raise TypeError("stdin must be a str")
         fs = validate_files(files)
         timeout = float(timeout or self.timeout)
-        msg = {"code": code, "timeout": timeout, "memory_mb": self.memory_mb, "stdin": stdin,
-               "collect_files": collect_files if isinstance(collect_files, bool) else list(collect_files),
-               "files": {k: base64.b64encode(v).decode() for k, v in fs.items()}}
+        spec = validate_collect(collect_files)
+        call = integrity.new_call_id()
+        msg = {"code": code, "timeout": timeout, "memory_mb": self.memory_mb, "stdin": stdin, "collect_files": spec,
+               "files": {k: base64.b64encode(v).decode() for k, v in fs.items()}, "call": call}
         with self._lock:
             if not self._alive:
                 raise SessionLost("the sandbox session is closed or was killed; call reopen()")
             t0 = time.monotonic()
             try:
+                # Bytes the cell left on the pipe since the last reply are read first below: they carry
+                # no frame with this call's fresh id, so they void the call (``integrity``).
                 _protocol.write_frame(self._fds["req"], msg)
-                reply = _read_frame_until(self._fds["resp"], t0 + timeout + cfg.session_grace_s,
-                                          2 * cfg.max_output_bytes + 2 * cfg.max_files_out_bytes + (1 << 20))
+                frames, rest = _read_frames_until(self._fds["resp"], t0 + timeout + cfg.session_grace_s,
+                                                        integrity.max_report_bytes(cfg.max_files_out_bytes, cfg.max_output_bytes))
+                if len(frames) > 1 or rest:
+                    raise integrity.Violation(f"{len(frames)} frames and {rest} more bytes for one call")
+                fields = integrity.check_session_reply(frames[0], call, timeout=timeout, elapsed=time.monotonic() - t0, collect_spec=spec,
+                                                       max_files_bytes=cfg.max_files_out_bytes, max_output=cfg.max_output_bytes)
             except TimeoutError:
                 self._kill()
                 return ExecResult(status="timeout", duration_s=time.monotonic() - t0, error_name="TimeoutError",
                                   error_value=f"cell ignored the {timeout:g} s soft timeout; session process killed",
                                   session_lost=True)
-            except (EOFError, OSError, _protocol.ProtocolError) as exc:
+            except (integrity.Violation, _protocol.ProtocolError) as exc:  # before OSError: ProtocolError is one
+                # An unreadable or foreign frame: the code wrote to the channel, which cannot be
+                # trusted (nor re-synchronised) any more. Killed, so no later call reads its bytes.
+                self._kill()
+                return ExecResult(**integrity.violation_fields(str(exc)), duration_s=time.monotonic() - t0, session_lost=True)
+            except (EOFError, OSError) as exc:
                 self._kill()
                 return ExecResult(status="killed", duration_s=time.monotonic() - t0, error_name="Killed",
                                   error_value=f"session process died ({type(exc).__name__}); state is lost",
                                   session_lost=True)
-        if not isinstance(reply, dict) or reply.get("status") not in ("ok", "error", "timeout", "output_limit"):
-            self._kill()
-            return ExecResult.sandbox_error("malformed reply from session process")
-        return ExecResult.from_dict(reply)
+            duration = time.monotonic() - t0
+        return ExecResult(**integrity.session_result_fields(fields, duration, decode=True))
 
     def close(self) -> None:
         with self._lock:

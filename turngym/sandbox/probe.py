@@ -32,5 +32,7 @@ def capabilities() -> dict[str, Any]:
         "setuid": True if is_root else "not root: runs stay under the caller's uid",
         "pid_namespace": True if is_root and has_pidns else "needs root and PID namespaces",
         "scratch_tmpfs": True if is_root else "needs root for a private mount namespace",
+        "ipc_namespace": True if is_root and os.path.exists("/proc/self/ns/ipc") else "needs root and IPC namespaces",
+        "ipc_syscalls": True if sec_ok else f"needs seccomp: {sec_reason}",
     }
     return caps

@@ -25,6 +25,14 @@ DENIED = (
     "setreuid", "setregid", "setresuid", "setresgid", "setgroups", "setfsuid", "setfsgid", "capset",
     "vhangup", "iopl", "ioperm", "mount_setattr",
 )
+#: System V IPC and POSIX message queues: kernel objects that outlive the process that made them
+#: (a segment survives its run, readable by the next; ``shmget`` pins memory outside RLIMIT_AS).
+#: Denied here and, as a second layer, confined to the child's own IPC namespace (``confine``).
+IPC_DENIED = (
+    "shmget", "shmat", "shmdt", "shmctl", "msgget", "msgsnd", "msgrcv", "msgctl", "semget", "semop",
+    "semtimedop", "semctl", "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive", "mq_notify",
+    "mq_getsetattr", "ipc",
+)
 #: Strict mode: no new processes and no exec (threads stay allowed).
 STRICT_DENIED = ("fork", "vfork", "execve", "execveat")
 
@@ -49,8 +57,11 @@ def available() -> tuple[bool, str]:
     return True, ""
 
 
-def compile_filter(strict: bool = False) -> bytes:
-    """Return the raw BPF program (array of ``struct sock_filter``) for the current architecture."""
+def compile_filter(strict: bool = False, skipped: list[str] | None = None) -> bytes:
+    """Return the raw BPF program (array of ``struct sock_filter``) for the current architecture.
+
+    Names of denied syscalls this architecture does not have are appended to ``skipped``.
+    """
     sc = _module()
     f = sc.SyscallFilter(sc.ALLOW)
     try:
@@ -60,11 +71,12 @@ def compile_filter(strict: bool = False) -> bytes:
     except (AttributeError, OSError, ValueError, RuntimeError):
         pass  # older libseccomp: the linear filter is just as correct
     eperm = sc.ERRNO(errno.EPERM)
-    for name in DENIED + (STRICT_DENIED if strict else ()):
+    for name in DENIED + IPC_DENIED + (STRICT_DENIED if strict else ()):
         try:
             f.add_rule(eperm, name)
         except (OSError, ValueError, RuntimeError):
-            pass  # syscall unknown on this arch
+            if skipped is not None:
+                skipped.append(name)  # syscall unknown on this arch (``ipc`` exists on 32-bit x86 only)
     # kill(-1)/tgkill(-1): never signal "every process we may".
     f.add_rule(eperm, "kill", sc.Arg(0, sc.MASKED_EQ, 0xFFFFFFFF, 0xFFFFFFFF))
     # clone3 hides its flags in memory: refuse it so libc falls back to clone(2), which we can filter.

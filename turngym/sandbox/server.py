@@ -15,8 +15,8 @@ import uuid
 from typing import Any
 
 from .base import Backend, Session
-from .errors import SessionLost
-from .fusion import from_fusion_request, to_fusion_response
+from .errors import SandboxError, SessionLost
+from .fusion import from_fusion_request, session_params, to_fusion_response
 from .result import ExecResult
 
 SUPPORTED_LANGUAGES = ("python", "python3")
@@ -89,15 +89,18 @@ def create_app(backend: Backend | None = None, *, max_sessions: int = 64, sessio
         return to_fusion_response(r)
 
     @app.post("/turngym/sessions")
-    async def open_session(body: dict[str, Any] = Body(default={})) -> dict[str, str]:
+    async def open_session(body: Any = Body(default={})) -> dict[str, str]:
+        """422 for parameters the backend would refuse (named in the detail), 503 when it cannot start one."""
         expire()
         with lock:
             if len(sessions) >= max_sessions:
                 raise HTTPException(429, f"too many open sessions ({max_sessions})")
-        mem = body.get("memory_limit_MB", -1)
-        timeout = body.get("run_timeout")
-        s = await get_backend().asession(memory_mb=int(mem) if mem and int(mem) > 0 else None,
-                                         timeout=float(timeout) if timeout else None)
+        try:
+            s = await get_backend().asession(**session_params(body))
+        except (ValueError, TypeError) as exc:
+            raise HTTPException(422, f"invalid session parameters: {exc}") from None
+        except SandboxError as exc:
+            raise HTTPException(503, f"could not open a sandbox session: {exc}") from None
         sid = uuid.uuid4().hex
         with lock:
             sessions[sid] = (s, time.monotonic())
@@ -117,6 +120,8 @@ def create_app(backend: Backend | None = None, *, max_sessions: int = 64, sessio
         kw.pop("memory_mb", None)
         try:
             r = await entry[0].arun(**kw)
+        except (ValueError, TypeError) as exc:  # arguments the session refuses (a timeout past its maximum...)
+            return to_fusion_response(ExecResult.sandbox_error(f"invalid request: {exc}"))
         except SessionLost:
             with lock:
                 sessions.pop(sid, None)

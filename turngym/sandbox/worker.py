@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import _protocol, _sys, collector, confine, forkserver, hugepages, landlock, seccomp_filter
+from . import _protocol, _sys, collector, confine, forkserver, hugepages, integrity, landlock, seccomp_filter
 from .child import main as child_main
 from .child import rehearse as child_rehearse
 from .config import SandboxConfig
@@ -196,11 +196,12 @@ class Worker:
         # forks can skip CPython's at-fork hooks; checked, since a native thread would make that unsafe.
         self.single_threaded = _sys.thread_count() == 1
         bpf, reason = None, ""
+        skipped: list[str] = []
         if "seccomp" not in self.disabled:
             ok, reason = seccomp_filter.available()
             if ok:
                 try:
-                    bpf = seccomp_filter.compile_filter(strict=cfg.strict)
+                    bpf = seccomp_filter.compile_filter(strict=cfg.strict, skipped=skipped)
                     seccomp_filter.prepare(bpf)  # laid out once, inherited by every child
                 except Exception as exc:
                     reason = f"compiling the filter failed: {exc}"
@@ -211,6 +212,8 @@ class Worker:
             "fsize_mb": cfg.fsize_mb, "nofile": cfg.nofile, "nproc": cfg.nproc,
             "ro_paths": _read_paths(cfg), "rw_files": list(_RW_FILES), "seccomp_bpf": bpf,
             "seccomp_reason": reason, "strict": cfg.strict, "disabled": sorted(self.disabled),
+            # SysV/mqueue syscalls the filter could not name (architectures without them need no rule).
+            "seccomp_ipc_missing": sorted(set(skipped) & set(seccomp_filter.IPC_DENIED) - {"ipc"}),
             "env": {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0",
                     "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
             "pid_namespace_reason": self.pidns_reason,
@@ -483,7 +486,7 @@ class Worker:
         status = None
         try:
             c = collector.collect(child.fds, child.pidfd, lambda: self._kill(child), t0=t0, timeout=timeout,
-                                  max_output=self.cfg.max_output_bytes, res_cap=self.cfg.max_files_out_bytes * 2 + (4 << 20),
+                                  max_output=self.cfg.max_output_bytes, res_cap=integrity.max_report_bytes(self.cfg.max_files_out_bytes),
                                   pre_frames=child.pre_frames, watch_fd=self.sock.fileno(), on_watch=on_watch)
             # Without a PID namespace the uid sweep must finish before the next spare (same uid) exists.
             if collector.needs_exit_status(c) or not child.pidns:
@@ -494,7 +497,8 @@ class Worker:
             else:
                 self.exiting[child.pid] = child  # exits on its own; reap() cleans up after it
             return collector.build_result(c, status, timeout=timeout, max_output=self.cfg.max_output_bytes,
-                                          max_cpu_s=self.plan["max_cpu_s"])
+                                          max_cpu_s=self.plan["max_cpu_s"], collect_spec=msg.get("collect_files"),
+                                          max_files_bytes=self.cfg.max_files_out_bytes)
         finally:
             child.close()
 
@@ -583,15 +587,23 @@ class Worker:
         return {"ok": True, "sid": sid, "layers": frames[0].get("layers", {})}
 
     def proxy_run(self, msg: dict[str, Any]) -> dict[str, Any]:
-        child = self.proxied.get(str(msg.get("sid")))
+        """A proxied session call, checked like ``LocalSession.run`` checks a direct one (``integrity``)."""
+        sid = str(msg.get("sid"))
+        child = self.proxied.get(sid)
         if child is None:
             return {"status": "sandbox_error", "session_lost": True, "error_name": "SessionLost", "error_value": "no such session"}
-        timeout = min(float(msg.get("timeout") or self.cfg.timeout_s), self.cfg.max_timeout_s)
-        t0 = time.monotonic()
-        deadline = t0 + timeout + self.cfg.session_grace_s
-        buf = b""
+        cfg = self.cfg
         try:
-            _protocol.write_frame(child.fds["req"], msg)
+            timeout = min(float(msg.get("timeout") or cfg.timeout_s), cfg.max_timeout_s)
+        except (TypeError, ValueError):
+            timeout = cfg.timeout_s
+        call = integrity.new_call_id()
+        spec = msg.get("collect_files")
+        t0 = time.monotonic()
+        deadline = t0 + timeout + cfg.session_grace_s
+        buf = _protocol.FrameBuffer(integrity.max_report_bytes(cfg.max_files_out_bytes, cfg.max_output_bytes))
+        try:
+            _protocol.write_frame(child.fds["req"], {k: v for k, v in msg.items() if k not in ("op", "sid")} | {"call": call})
             while True:
                 r, _, _ = select.select([child.fds["res"]], [], [], max(0.0, deadline - time.monotonic()))
                 if not r:
@@ -599,15 +611,22 @@ class Worker:
                 chunk = os.read(child.fds["res"], 1 << 20)
                 if not chunk:
                     raise EOFError
-                frames, buf = _protocol.decode_buffer(buf + chunk)
+                frames = buf.feed(chunk)
                 if frames:
-                    return frames[0]
+                    if len(frames) > 1 or buf.pending:
+                        raise integrity.Violation(f"{len(frames)} frames and {buf.pending} more bytes for one call")
+                    fields = integrity.check_session_reply(frames[0], call, timeout=timeout, elapsed=time.monotonic() - t0, collect_spec=spec,
+                                                           max_files_bytes=cfg.max_files_out_bytes, max_output=cfg.max_output_bytes)
+                    return integrity.session_result_fields(fields, time.monotonic() - t0)
         except TimeoutError:
-            self.proxy_close(msg["sid"])
+            self.proxy_close(sid)
             return {"status": "timeout", "session_lost": True, "error_name": "TimeoutError", "duration_s": time.monotonic() - t0,
                     "error_value": f"cell ignored the {timeout:g} s soft timeout; session process killed"}
-        except (EOFError, OSError, _protocol.ProtocolError) as exc:
-            self.proxy_close(msg["sid"])
+        except (integrity.Violation, _protocol.ProtocolError) as exc:  # before OSError: ProtocolError is one
+            self.proxy_close(sid)
+            return integrity.violation_fields(str(exc)) | {"session_lost": True, "duration_s": time.monotonic() - t0}
+        except (EOFError, OSError) as exc:
+            self.proxy_close(sid)
             return {"status": "killed", "session_lost": True, "error_name": "Killed", "duration_s": time.monotonic() - t0,
                     "error_value": f"session process died ({type(exc).__name__}); state is lost"}
 

@@ -12,6 +12,7 @@ with bounds on size so that garbage input cannot make it slow.
 from __future__ import annotations
 
 import ast
+import math
 import operator
 import re
 from typing import Any
@@ -56,11 +57,17 @@ def safe_eval(expression: str) -> int | float:
     except (SyntaxError, ValueError):
         raise ValueError("not an arithmetic expression") from None
 
+    def bounded(value: int | float) -> int | float:
+        # Every value, literals included: a bare 200-digit number is as far out of range as a product.
+        if not math.isfinite(value) or abs(value) > _MAX_ABS:
+            raise ValueError("number too large")
+        return value
+
     def ev(node: ast.AST) -> int | float:
         if isinstance(node, ast.Expression):
             return ev(node.body)
         if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-            return node.value
+            return bounded(node.value)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
             v = ev(node.operand)
             return -v if isinstance(node.op, ast.USub) else v
@@ -70,9 +77,9 @@ def safe_eval(expression: str) -> int | float:
                 value = _BINOPS[type(node.op)](left, right)
             except ZeroDivisionError:
                 raise ValueError("division by zero") from None
-            if abs(value) > _MAX_ABS:
-                raise ValueError("number too large")
-            return value
+            except OverflowError:
+                raise ValueError("number too large") from None
+            return bounded(value)
         raise ValueError("only numbers, + - * / // % and parentheses are allowed")
 
     return ev(tree)
