@@ -74,20 +74,32 @@ def bench(
 
 @app.command()
 def serve(
-    host: str = typer.Option("127.0.0.1", help="Bind address (keep loopback unless behind an authenticating proxy)."),
-    port: int = typer.Option(8080),
-    workers: int = typer.Option(2, help="Sandbox worker processes."),
+    host: str = typer.Option("127.0.0.1", help="Bind address. Beyond loopback every write needs the token."),
+    port: int = typer.Option(8080, min=1, max=65535),
+    workers: int = typer.Option(2, min=1, help="Sandbox worker processes."),
     strict: bool = typer.Option(False, help="Refuse to start without every isolation layer."),
-    timeout: float = typer.Option(10.0, help="Default per-call timeout in seconds."),
-    memory_mb: int = typer.Option(1024, help="Default per-call memory budget."),
+    timeout: float = typer.Option(10.0, min=0.001, help="Default per-call timeout in seconds."),
+    memory_mb: int = typer.Option(1024, min=16, help="Default per-call memory budget."),
+    token: str = typer.Option("", envvar="TURNGYM_SANDBOX_TOKEN",
+                              help="Token for write endpoints when binding beyond loopback (generated and printed when empty)."),
+    allow_host: list[str] = typer.Option([], "--allow-host", help="Extra Host names to answer (repeatable); loopback names are always allowed on a loopback bind."),
 ) -> None:
-    """Serve the local backend with SandboxFusion's `/run_code` API (plus /turngym/sessions)."""
+    """Serve the local backend with SandboxFusion's `/run_code` API (plus /turngym/sessions).
+
+    Requests whose Host header is not the bound address (or an --allow-host name) get 400, which stops
+    DNS rebinding from a browser. Bound beyond loopback, POST/DELETE need `Authorization: Bearer TOKEN`
+    (FusionBackend(url, headers={"Authorization": "Bearer TOKEN"})).
+    """
+    from turngym.httpguard import needs_token, new_token
     from turngym.sandbox import SandboxConfig
     from turngym.sandbox.local import LocalBackend
     from turngym.sandbox.server import serve as _serve
 
+    if needs_token(host) and not token:
+        token = new_token()
+        typer.echo(f"binding beyond loopback: write endpoints need this token: {token}", err=True)
     backend = LocalBackend(SandboxConfig(workers=workers, strict=strict, timeout_s=timeout, memory_mb=memory_mb))
     try:
-        _serve(host=host, port=port, backend=backend)
+        _serve(host=host, port=port, backend=backend, token=token or None, allow_hosts=tuple(allow_host))
     finally:
         backend.close()

@@ -144,7 +144,13 @@ def create_app(backend: Backend | None = None, *, max_sessions: int = 64, sessio
     return app
 
 
-def serve(host: str = "127.0.0.1", port: int = 8080, backend: Backend | None = None, log_level: str = "info") -> None:
+def serve(host: str = "127.0.0.1", port: int = 8080, backend: Backend | None = None, log_level: str = "info", *,
+          token: str | None = None, allow_hosts: tuple[str, ...] = ()) -> None:
+    """Serve with the ``Host`` check (DNS rebinding) always on, and ``token`` guarding every write when
+    ``host`` is beyond loopback (the server runs code for whoever can reach it)."""
     import uvicorn
 
-    uvicorn.run(create_app(backend), host=host, port=port, log_level=log_level)
+    from turngym.httpguard import guard
+
+    app = guard(create_app(backend), bind_host=host, token=token, allow_hosts=allow_hosts)
+    uvicorn.run(app, host=host, port=port, log_level=log_level)
