@@ -17,6 +17,7 @@ import torch
 
 from turngym.agents.base import AgentAction, AgentInput
 from turngym.core.episode import Episode
+from turngym.train.parallel import SINGLE, DistContext, all_reduce
 from turngym.train.samples import build_samples, collate, length_buckets, token_logprobs
 
 
@@ -70,11 +71,16 @@ def teacher_force(agent: Any, inputs: list[AgentInput], actions: list[str]) -> l
     return out
 
 
-def bc_loss_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, samples: Sequence[Any], index: Sequence[int], pad_id: int, total_tokens: int) -> float:
-    batch = collate(samples, index, pad_id)
+def bc_loss_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, samples: Sequence[Any], index: Sequence[int], pad_id: int,
+                 total_tokens: int, ctx: DistContext = SINGLE) -> float:
+    """Backward of this rank's part of one BC batch; ``total_tokens`` counts the whole batch, so
+    the ranks' gradients sum to the one-process gradient (FSDP averages, hence ``loss_scale``)."""
+    from turngym.train.update import empty_batch
+
+    batch = collate(samples, index, pad_id) if index else empty_batch(pad_id)
     logp, _ = token_logprobs(model, batch)
     loss = -(logp * batch.loss_mask).sum() / max(total_tokens, 1)
-    loss.backward()
+    (loss * ctx.loss_scale if ctx.enabled else loss).backward()
     return float(loss.detach())
 
 
@@ -89,8 +95,13 @@ def behaviour_clone(
     batch_tokens: int,
     seed: int,
     on_batch: Callable[[float, int], None] | None = None,
+    ctx: DistContext = SINGLE,
 ) -> dict[str, float]:
-    """Maximise the likelihood of the demonstrated responses (every turn weighted 1)."""
+    """Maximise the likelihood of the demonstrated responses (every turn weighted 1).
+
+    Under several ranks every rank holds the same demonstrations and the same batch order; each
+    rank trains on its slice of every batch (``index[rank::world]``), so N ranks take exactly the
+    steps one process takes."""
     for ep in episodes:
         for t in ep.turns:
             t.advantage = 1.0
@@ -105,8 +116,10 @@ def behaviour_clone(
             index = buckets[b]
             tokens = sum(sum(samples[i].loss_mask) for i in index)
             optimizer.zero_grad(set_to_none=True)
-            loss = bc_loss_step(model, optimizer, samples, index, pad_id, tokens)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            loss = bc_loss_step(model, optimizer, samples, index[ctx.rank::ctx.world], pad_id, tokens, ctx)
+            if ctx.enabled:
+                loss = all_reduce([loss], ctx)[0]
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)  # global norm under FSDP (DTensor grads)
             optimizer.step()
             losses.append(loss)
             if on_batch is not None:

@@ -133,9 +133,19 @@ class EvalConfig(_Section):
 
 
 class DistributedConfig(_Section):
+    """Rollouts on Ray (``ray``) and the learner on N ranks (``turngym train --nproc N`` or torchrun).
+
+    The learner settings apply only when launched with more than one rank: the policy (and the
+    reference model) are sharded per decoder layer with FSDP2 ``fully_shard``.
+    """
+
     ray: bool = False
     num_rollout_workers: int = Field(2, ge=1)
     ray_address: str | None = None
+    timeout_s: float = Field(600.0, gt=0, description="Collective timeout: a dead or hung rank fails the others after this long.")
+    param_dtype: Literal["auto", "float32", "bfloat16"] = Field(
+        "auto", description="FSDP parameter dtype; bfloat16 keeps fp32 gradient reduction. auto = bfloat16 when model.dtype is bfloat16.")
+    cpu_offload: bool = Field(False, description="FSDP2 CPUOffloadPolicy: parameters and optimizer state live on the CPU between uses.")
 
 
 class TrainConfig(_Section):

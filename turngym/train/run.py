@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -10,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from turngym.train.config import TrainConfig
+from turngym.train.parallel import SINGLE, DistContext
 from turngym.train.trainer import Trainer
 
 
@@ -54,15 +57,23 @@ def run_behaviour_cloning(trainer: Trainer, console: Console) -> dict[str, float
             batch_tokens=cfg.bc.batch_tokens,
             seed=cfg.run.seed,
             on_batch=on_batch,
+            ctx=trainer.ctx,
         )
     metrics["bc/demo_success"] = demo_success
     return metrics
 
 
-def train(cfg: TrainConfig, *, resume: bool = False, run_dir: Any = None, console: Console | None = None) -> dict[str, Any]:
-    """Run (or resume) a training run; returns the evaluation results by stage."""
+def train(cfg: TrainConfig, *, resume: bool = False, run_dir: Any = None, console: Console | None = None,
+          ctx: DistContext = SINGLE) -> dict[str, Any]:
+    """Run (or resume) a training run; returns the evaluation results by stage.
+
+    Under several learner ranks every rank calls this; rank 0 prints to ``console``, the others to
+    ``RUN_DIR/logs/rank{r}.log``.
+    """
     console = console or Console()
-    trainer = Trainer(cfg, run_dir=run_dir, resume=resume)
+    if not ctx.is_main:
+        console = _rank_console(Path(run_dir or cfg.run.out), ctx.rank)
+    trainer = Trainer(cfg, run_dir=run_dir, resume=resume, ctx=ctx)
     t_start = time.monotonic()
     results: dict[str, Any] = {}
     trainer.setup()
@@ -80,11 +91,11 @@ def train(cfg: TrainConfig, *, resume: bool = False, run_dir: Any = None, consol
                     results["bc"] = trainer.evaluate()
                 record.update(results["bc"])
             trainer.bc_done = True
-            trainer.metrics.log(record)
+            trainer.log_metrics(record)
             trainer.save()
         elif cfg.eval.before and trainer.step == 0:
             results["initial"] = trainer.evaluate()
-            trainer.metrics.log({"step": 0, **results["initial"]})
+            trainer.log_metrics({"step": 0, **results["initial"]})
         steps = cfg.run.steps
         metrics: dict[str, Any] = {}
         with _progress(console) as progress:
@@ -94,7 +105,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, run_dir: Any = None, consol
                 last = trainer.step == steps
                 if trainer.step % cfg.eval.every == 0 or last:
                     metrics.update(trainer.evaluate())
-                trainer.metrics.log(metrics)
+                trainer.log_metrics(metrics)
                 if trainer.step % cfg.run.checkpoint_every == 0 or last:
                     trainer.save()
                 progress.update(
@@ -112,6 +123,14 @@ def train(cfg: TrainConfig, *, resume: bool = False, run_dir: Any = None, consol
     finally:
         trainer.close()
     return results
+
+
+def _rank_console(run_dir: Path, rank: int) -> Console:
+    logs = run_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    stream = open(logs / f"rank{rank}.log", "a", buffering=1)  # noqa: SIM115 - lives as long as the process
+    stream.write(f"--- rank {rank} pid {os.getpid()}\n")
+    return Console(file=stream, force_terminal=False, width=120)
 
 
 def _print_table(console: Console, cfg: TrainConfig, results: dict[str, Any]) -> None:

@@ -9,6 +9,13 @@ Crash safety: a checkpoint holds weights, optimizer, RNG states and the task sam
 ``resume`` drops the episodes and metrics the crashed run produced after that checkpoint, so the
 resumed run neither loses nor double-counts an episode and, on CPU with fixed seeds, logs the same
 metrics as an uninterrupted run.
+
+On N learner ranks (``turngym train --nproc N`` or torchrun) every rank runs this same loop on its
+:class:`~turngym.train.parallel.DistContext`: the policy is sharded with FSDP2, each rank rolls out
+its share of the tasks, the full batch is gathered (:mod:`turngym.train.spread`), advantages are
+computed on it everywhere, and the update is split by whole groups. Rank 0 alone owns the run
+directory, the store and the metrics; checkpoints are sharded (``torch.distributed.checkpoint``)
+so a run resumes at another world size.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +38,7 @@ from turngym.train import algo_inputs
 from turngym.train import checkpoint as ckpt
 from turngym.train.config import ConfigError, TrainConfig
 from turngym.train.metrics import MetricsLogger
+from turngym.train.parallel import SINGLE, DistContext, barrier, broadcast_object, full_weights
 from turngym.train.policy import set_sampling_seed
 from turngym.train.samples import build_samples
 from turngym.train.update import policy_update
@@ -80,15 +89,41 @@ def validate_combination(cfg: TrainConfig) -> None:
         logger.warning("distributed.ray with the vllm backend on CPU: each Ray worker starts its own vLLM engine")
 
 
+def validate_world(cfg: TrainConfig, world: int) -> None:
+    """Refuse what N learner ranks cannot run, before any model is built (every rank raises alike)."""
+    if world <= 1:
+        return
+    if cfg.rollout.tasks_per_step % world:
+        raise ConfigError(
+            f"rollout.tasks_per_step={cfg.rollout.tasks_per_step} does not split into whole groups over {world} ranks: "
+            f"use a multiple of {world} (each rank rolls out tasks_per_step/{world} tasks x group_size)"
+        )
+    if cfg.distributed.ray:
+        raise ConfigError("distributed.ray=true with several learner ranks is not supported: use Ray rollout workers with one learner process")
+    if cfg.policy.backend != "hf":
+        raise ConfigError(
+            f"policy.backend={cfg.policy.backend} with several learner ranks is not supported yet (a rollout engine per rank "
+            "needs a GPU to test); use policy.backend=hf, or one learner process"
+        )
+    if cfg.algo.name == "oprl" or str(cfg.algo.params.get("base", "")) == "oprl":
+        raise ConfigError("algo.name=oprl trains its implicit PRM in one process; run OPRL with one learner process")
+    per_node = int(os.environ.get("LOCAL_WORLD_SIZE", world))
+    if torch.cuda.is_available() and per_node > torch.cuda.device_count():
+        raise ConfigError(f"{per_node} ranks per node but {torch.cuda.device_count()} CUDA devices: --nproc at most the devices")
+
+
 class Trainer:
-    def __init__(self, cfg: TrainConfig, *, run_dir: Path | None = None, resume: bool = False, console: Any = None) -> None:
+    def __init__(self, cfg: TrainConfig, *, run_dir: Path | None = None, resume: bool = False, console: Any = None,
+                 ctx: DistContext = SINGLE) -> None:
         self.cfg = cfg
         self.run_dir = Path(run_dir or cfg.run.out)
         self.console = console
         self.resume = resume
         self.step = 0
-        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.ctx = ctx
+        self.device = ctx.device if ctx.enabled else ("cuda" if torch.cuda.is_available() else "cpu")
         validate_combination(cfg)
+        validate_world(cfg, ctx.world)
 
     # -- setup ----------------------------------------------------------------------------------
     def setup(self) -> None:
@@ -97,53 +132,63 @@ class Trainer:
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # per-load/save bars would drown the training progress
-        cfg = self.cfg
+        cfg, ctx = self.cfg, self.ctx
         if cfg.run.threads:
             torch.set_num_threads(cfg.run.threads)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
         state: dict[str, Any] | None = None
         latest = ckpt.latest_checkpoint(self.run_dir) if self.resume else None
         if self.resume and latest is None:
             raise FileNotFoundError(f"--resume: no checkpoint under {self.run_dir / 'checkpoints'}")
         if not self.resume and (self.run_dir / "metrics.jsonl").exists():
             raise FileExistsError(f"{self.run_dir} already holds a run; use --resume or another run.out")
+        barrier(ctx)  # every rank has checked before rank 0 writes anything
         self._seed_everything(cfg.run.seed)
+        if ctx.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            model_dir = self._model_dir(latest)  # rank 0 builds a fresh local model, the others then read it
+        barrier(ctx)
         model_dir = self._model_dir(latest)
         self.model, self.tokenizer = self._load_policy(model_dir, adapter_dir=latest if latest and cfg.model.lora.enabled else None)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        self.ref_model = None
+        if cfg.optim.kl_coef > 0:  # copied before sharding, then sharded the same way
+            self.ref_model = copy.deepcopy(self.model).eval()
+            for p in self.ref_model.parameters():
+                p.requires_grad_(False)
+        if ctx.enabled:
+            self._shard()
         self.optimizer = torch.optim.AdamW(
             [p for p in self.model.parameters() if p.requires_grad], lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay
         )
         self.task_rng = np.random.default_rng(cfg.run.seed)
-        self.run_id = json.loads((self.run_dir / "run.json").read_text())["run_id"] if latest else new_id()[:12]
+        run_id = json.loads((self.run_dir / "run.json").read_text())["run_id"] if latest else new_id()[:12]
+        self.run_id = broadcast_object(run_id, ctx)
         if latest is not None:
             state = ckpt.load_state(latest)
-            self.optimizer.load_state_dict(state["optimizer"])
+            ckpt.load_training_state(latest, self.model, self.optimizer, state, ctx)
             self.task_rng.bit_generator.state = state["task_rng"]
-            ckpt.set_rng_state(state["rng"])
             self.step = int(state["step"])
             self.bc_done = bool(state.get("bc_done", True))
         else:
             self.bc_done = not cfg.bc.enabled
-            (self.run_dir / "run.json").write_text(json.dumps({"run_id": self.run_id}))
-            (self.run_dir / "config.yaml").write_text(_dump_yaml(cfg))
+            if ctx.is_main:
+                (self.run_dir / "run.json").write_text(json.dumps({"run_id": self.run_id}))
+                (self.run_dir / "config.yaml").write_text(_dump_yaml(cfg))
         self.prm: algo_inputs.StepRewardModel | None = None
         if cfg.algo.name == "oprl":
             self.prm = algo_inputs.StepRewardModel(self.model, preset=cfg.algo.preset, **cfg.algo.prm)
             if state is not None and state.get("prm") is not None:
                 self.prm.load_state_dict(state["prm"])
-        self.ref_model = None
-        if cfg.optim.kl_coef > 0:
-            self.ref_model = copy.deepcopy(self.model).eval()
-            for p in self.ref_model.parameters():
-                p.requires_grad_(False)
-        self.store = EpisodeStore(self.run_dir)
-        self.store.set_run(self.run_id, cfg.model_dump(mode="json"), kind="train")
-        self.metrics = MetricsLogger(self.run_dir, tensorboard=cfg.run.tensorboard, wandb=cfg.run.wandb, wandb_project=cfg.run.wandb_project, config=cfg.model_dump(mode="json"))
-        if latest is not None:
-            removed = self.store.delete(run_id=self.run_id, min_step=self.step + 1)
-            self.metrics.truncate_after(self.step)
-            logger.info("resumed %s at step %d (dropped %d episodes of the lost steps)", self.run_id, self.step, removed)
+        self.store: EpisodeStore | None = None
+        self.metrics: MetricsLogger | None = None
+        if ctx.is_main:  # one store and one set of metrics per run, whatever the world size
+            self.store = EpisodeStore(self.run_dir)
+            self.store.set_run(self.run_id, cfg.model_dump(mode="json"), kind="train")
+            self.metrics = MetricsLogger(self.run_dir, tensorboard=cfg.run.tensorboard, wandb=cfg.run.wandb, wandb_project=cfg.run.wandb_project, config=cfg.model_dump(mode="json"))
+            if latest is not None:
+                removed = self.store.delete(run_id=self.run_id, min_step=self.step + 1)
+                self.metrics.truncate_after(self.step)
+                logger.info("resumed %s at step %d (dropped %d episodes of the lost steps)", self.run_id, self.step, removed)
         self.backend = self._make_backend(model_dir)
         self.agent = self._make_agent(self.backend, temperature=cfg.policy.temperature)
         self.engine = self._make_engine(self.agent)
@@ -164,6 +209,21 @@ class Trainer:
                 engine_kwargs={"num_envs": r.num_envs, "num_workers": r.num_workers, "timeout": r.env_timeout},
                 threads=cfg.run.threads or 1,
             )
+
+    def _shard(self) -> None:
+        """FSDP2 per decoder layer (policy and reference model), before the optimizer is built."""
+        from turngym.train.parallel import shard_model
+
+        d = self.cfg.distributed
+        dtype = d.param_dtype if d.param_dtype != "auto" else ("bfloat16" if self.cfg.model.dtype == "bfloat16" else "float32")
+        shard_model(self.model, param_dtype=dtype, cpu_offload=d.cpu_offload)
+        if self.ref_model is not None:
+            shard_model(self.ref_model, param_dtype=dtype, cpu_offload=d.cpu_offload)
+
+    def log_metrics(self, record: dict[str, Any]) -> None:
+        """Rank 0 writes metrics (JSONL, TensorBoard, W&B); the other ranks' records are the same."""
+        if self.metrics is not None:
+            self.metrics.log(record)
 
     def _seed_everything(self, seed: int) -> None:
         import random
@@ -248,8 +308,25 @@ class Trainer:
         if self.pool is not None:
             self.pool.sync(self.model.state_dict())
             return self.pool.run(tasks, group_size=self.cfg.rollout.group_size, run_id=self.run_id, step=step, seed=seed)
-        set_sampling_seed(self.agent, seed)
-        return self.engine.run(tasks, group_size=self.cfg.rollout.group_size, run_id=self.run_id, step=step)
+        return self._run_share(self.engine, self.agent, tasks, seed, group_size=self.cfg.rollout.group_size, step=step)
+
+    def _run_share(self, engine: RolloutEngine, agent: Any, tasks: list[TaskSpec], seed: int, *, group_size: int,
+                   step: int | None) -> list[Episode]:
+        """This rank's share of ``tasks`` with full weights gathered (no collective while ranks
+        generate different amounts), then every rank's episodes; with one rank, simply ``tasks``."""
+        from turngym.train import spread
+
+        ctx = self.ctx
+        set_sampling_seed(agent, seed + 7919 * ctx.rank)  # distinct sampling streams per rank
+        kw: dict[str, Any] = {"group_size": group_size, "run_id": self.run_id}
+        if step is not None:
+            kw["step"] = step
+        if not ctx.enabled:
+            return engine.run(tasks, **kw)
+        mine = [tasks[i] for i in spread.my_share(len(tasks), ctx)]
+        with full_weights(self.model, ctx):
+            episodes = engine.run(mine, **kw) if mine else []
+        return spread.gather_episodes(episodes, ctx)
 
     def rollout(self, step: int) -> list[Episode]:
         episodes = self._run_tasks(self.sample_tasks(), step)
@@ -264,7 +341,8 @@ class Trainer:
     def advantages(self, episodes: list[Episode]) -> dict[str, float]:
         from turngym.algos import compute_advantages
 
-        metrics = self.algorithm_inputs(episodes)
+        with full_weights(self.model, self.ctx):  # scoring passes differ in length per rank: no collectives
+            metrics = self.algorithm_inputs(episodes)
         table = TurnTable.from_episodes(episodes)
         if len(table) == 0:
             return metrics
@@ -294,7 +372,12 @@ class Trainer:
         return metrics
 
     def update(self, episodes: list[Episode]) -> dict[str, float]:
+        from turngym.train import spread
+        from turngym.train.partition import samples_for_rank
+
         samples = build_samples(episodes, layout=self.cfg.policy.layout, drop_zero_advantage=self.cfg.optim.drop_zero_advantage)
+        ctx = self.ctx
+        samples = samples_for_rank(samples, episodes, ctx.rank, ctx.world)  # whole groups, balanced by tokens
         metrics = policy_update(
             self.model,
             self.optimizer,
@@ -305,7 +388,9 @@ class Trainer:
             temperature=1.0,  # the backends report raw (temperature-1) logprobs, like vLLM's default
             ref_model=self.ref_model,
             device=self.device,
+            ctx=ctx,
         )
+        spread.share_trainer_logprobs(episodes, samples, ctx)
         self.sync_weights()
         return metrics
 
@@ -328,8 +413,7 @@ class Trainer:
         if self.eval_engine is None:  # built once: worker processes are not re-spawned per eval
             self.eval_agent = self._make_agent(self.backend, temperature=cfg.policy.eval_temperature)
             self.eval_engine = self._make_engine(self.eval_agent)
-        set_sampling_seed(self.eval_agent, EVAL_SEED_BASE)
-        episodes = self.eval_engine.run(tasks, group_size=1, run_id=self.run_id)
+        episodes = self._run_share(self.eval_engine, self.eval_agent, tasks, EVAL_SEED_BASE, group_size=1, step=None)
         return summarize(episodes, "eval")
 
     # -- the loop -------------------------------------------------------------------------------
@@ -343,20 +427,21 @@ class Trainer:
         metrics.update(self.advantages(episodes))
         metrics.update(self.update(episodes))
         t_update = time.monotonic() - t1
-        self.store.write(episodes)
+        if self.store is not None:
+            self.store.write(episodes)
         metrics.update({"time/rollout_s": t_rollout, "time/update_s": t_update, "time/step_s": time.monotonic() - t0})
         self.step = step
         return metrics
 
     def save(self) -> Path:
         state = {
-            "optimizer": self.optimizer.state_dict(),
             "task_rng": self.task_rng.bit_generator.state,
             "bc_done": self.bc_done,
             "run_id": self.run_id,
             "prm": self.prm.state_dict() if self.prm is not None else None,
         }
-        return ckpt.save_checkpoint(self.run_dir, self.step, self.model, self.tokenizer, state, keep=self.cfg.run.keep_checkpoints)
+        return ckpt.save_checkpoint(self.run_dir, self.step, self.model, self.tokenizer, state, keep=self.cfg.run.keep_checkpoints,
+                                    optimizer=self.optimizer, ctx=self.ctx)
 
     def close(self) -> None:
         for name in ("engine", "eval_engine", "pool"):
