@@ -101,9 +101,12 @@ def test_sigkill_of_one_rank_stops_all_then_resume_at_two_and_one(tmp_path):
     killed_at = max(r["step"] for r in _metric_rows(run))
     assert killed_at < 8
 
-    second = subprocess.run(_train("--resume", str(run), "--nproc", "2", "run.steps=5"), env=_env(), capture_output=True, text=True, timeout=900)
+    # 2 -> 1 up to step 5, then 1 -> 2 to the end
+    second = subprocess.run(_train("--resume", str(run), "run.steps=5"), env=_env(), capture_output=True, text=True, timeout=900)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
-    third = subprocess.run(_train("--resume", str(run), "run.steps=8"), env=_env(), capture_output=True, text=True, timeout=900)
+    state = __import__("torch").load(run / "checkpoints" / "step_000005" / "trainer_state.pt", weights_only=False)
+    assert state["world"] == 1
+    third = subprocess.run(_train("--resume", str(run), "--nproc", "2", "run.steps=8"), env=_env(), capture_output=True, text=True, timeout=900)
     assert third.returncode == 0, third.stdout[-3000:] + third.stderr[-3000:]
 
     steps = [r["step"] for r in _metric_rows(run)]
@@ -112,4 +115,27 @@ def test_sigkill_of_one_rank_stops_all_then_resume_at_two_and_one(tmp_path):
     assert max(Counter(e.episode_id for e in eps).values()) == 1
     assert Counter(e.step for e in eps) == {s: 4 for s in range(1, 9)}
     state = __import__("torch").load(run / "checkpoints" / "step_000008" / "trainer_state.pt", weights_only=False)
-    assert state["world"] == 1 and state["step"] == 8
+    assert state["world"] == 2 and state["step"] == 8
+
+
+def test_settings_two_ranks_cannot_run_fail_before_any_work(tmp_path):
+    run = tmp_path / "run"
+    res = subprocess.run(_train(str(CONFIG), "--profile", "cpu", "--nproc", "2", f"run.out={run}", "rollout.tasks_per_step=3"),
+                         env=_env(), capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2 and "tasks_per_step=3" in res.stdout and "Traceback" not in res.stdout + res.stderr
+    assert not run.exists()
+
+
+def test_lora_kl_reference_and_checkpointing_under_fsdp(tmp_path):
+    """LoRA adapters, the sharded KL reference model, gradient checkpointing and CPU offload together."""
+    run = tmp_path / "run"
+    res = subprocess.run(
+        _train(str(CONFIG), "--profile", "cpu", "--nproc", "2", f"run.out={run}", "run.steps=2", *SMALL, "model.lora.enabled=true",
+               "optim.kl_coef=0.01", "optim.gradient_checkpointing=true",
+               "distributed.cpu_offload=true"),
+        env=_env(), capture_output=True, text=True, timeout=900,
+    )
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    rows = _metric_rows(run)
+    assert rows[-1]["step"] == 2 and "update/kl" in rows[-1]
+    assert (run / "checkpoints" / "step_000002" / "adapter_model.safetensors").exists()

@@ -29,6 +29,14 @@ def train(
     if resume is not None and config is not None and "=" in config.name and not config.exists():
         overrides, config = [str(config), *(overrides or [])], None  # `--resume RUN key=value`: no config path
     if nproc > 1 and not launched_by_torchrun() and not dry_run:
+        try:  # settings N ranks cannot run fail here, before any process starts
+            from turngym.train.trainer import validate_world
+
+            validate_world(load_config(config if config is not None else resume / "config.yaml", overrides,
+                                       profile=profile if config is not None else "none"), nproc)
+        except ConfigError as exc:
+            console.print(f"[bold red]error:[/] {exc}")
+            raise typer.Exit(code=2) from None
         _launch(nproc, config, overrides or [], resume, profile)
         return
     if resume is not None and config is None:

@@ -129,7 +129,7 @@ def shard_model(model: torch.nn.Module, *, param_dtype: str = "float32", cpu_off
     if param_dtype == "bfloat16":
         kwargs["mp_policy"] = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
     if cpu_offload:
-        kwargs["offload_policy"] = CPUOffloadPolicy()
+        kwargs["offload_policy"] = CPUOffloadPolicy(pin_memory=torch.cuda.is_available())  # pinning needs a device
     for layer in decoder_layers(model):
         fully_shard(layer, **kwargs)
     parts = decoder_and_head(model)
