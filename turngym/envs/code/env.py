@@ -34,7 +34,14 @@ from typing import Any
 
 from turngym.envs.base import InvalidAction, StepResult, TextEnv
 from turngym.envs.code.grader import Grade, grade
-from turngym.envs.code.tasks import SOURCES, SPLITS, CodeTask, load_task, task_ids
+from turngym.envs.code.tasks import (
+    SOURCES,
+    SPLITS,
+    CodeTask,
+    load_task,
+    split_task_ids,
+    task_ids,
+)
 from turngym.sandbox import Backend
 
 REWARDS = ("fraction", "all")
@@ -113,7 +120,7 @@ class CodeEnv(TextEnv):
     def _reset(self, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         task_id = options.get("task_id")
         if task_id is None:
-            task_id = self.rng_choice(self.task_ids(options.get("split", self.split)))
+            task_id = self.rng_choice(split_task_ids(options.get("split", self.split), self.source))
         self.task = load_task(task_id)
         self.task_id = task_id
         self.last_grade = None

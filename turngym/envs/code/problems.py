@@ -90,12 +90,23 @@ def _balanced(pairs: str) -> Callable[[str], bool]:
         for ch in s:
             if ch in closing.values():
                 stack.append(ch)
-            elif ch in closing:
-                if not stack or stack.pop() != closing[ch]:
-                    return False
+            elif ch in closing and (not stack or stack.pop() != closing[ch]):
+                return False
         return not stack
 
     return f
+
+
+def _prefix_params(op: str) -> dict[str, Any]:
+    return {"op": op, "expr": {"sum": "out[-1] + x", "max": "max(out[-1], x)", "min": "min(out[-1], x)"}[op]}
+
+
+def _dedupe_params(last: bool) -> dict[str, Any]:
+    return {"which": "last" if last else "first", "it": "reversed(xs)" if last else "xs", "ret": "out[::-1]" if last else "out"}
+
+
+def _balanced_params(pairs: str) -> dict[str, Any]:
+    return {"pairs": pairs, "closing": ", ".join(f"{pairs[i + 1]!r}: {pairs[i]!r}" for i in range(0, len(pairs), 2))}
 
 
 def _runs(rng: np.random.Generator) -> str:
@@ -125,8 +136,7 @@ FAMILIES: tuple[Family, ...] = (
     Family("prefix_scan", "def prefix_scan(xs: list[int]) -> list[int]:",
            "Return the running {op} of xs: element i is the {op} of xs[0..i].",
            "    out = []\n    for x in xs:\n        out.append(x if not out else {expr})\n    return out",
-           lambda r: (lambda op: {"op": op, "expr": {"sum": "out[-1] + x", "max": "max(out[-1], x)", "min": "min(out[-1], x)"}[op]})(
-               ("sum", "max", "min")[int(r.integers(3))]),
+           lambda r: _prefix_params(("sum", "max", "min")[int(r.integers(3))]),
            lambda p: _prefix(p["op"]), lambda r, p: (_ints(r),), (([],),)),
     Family("kth_largest", "def kth_largest(xs: list[int]) -> int | None:",
            "Return the {k}-th largest distinct value of xs, or None when xs has fewer than {k} distinct values.",
@@ -147,8 +157,7 @@ FAMILIES: tuple[Family, ...] = (
            "Return xs without repeated values, keeping the {which} occurrence of each, in their order in xs.",
            "    seen = set()\n    out = []\n    for x in {it}:\n        if x not in seen:\n            seen.add(x)\n            out.append(x)\n"
            "    return {ret}",
-           lambda r: (lambda last: {"which": "last" if last else "first", "it": "reversed(xs)" if last else "xs",
-                                    "ret": "out[::-1]" if last else "out"})(bool(r.integers(2))),
+           lambda r: _dedupe_params(bool(r.integers(2))),
            lambda p: (lambda xs: list(dict.fromkeys(reversed(xs)))[::-1]) if p["which"] == "last" else (lambda xs: list(dict.fromkeys(xs))),
            lambda r, p: (_ints(r, 0, 6),), (([],),)),
     Family("digit_power_sum", "def digit_power_sum(n: int) -> int:",
@@ -177,8 +186,7 @@ FAMILIES: tuple[Family, ...] = (
            "Return True when the brackets {pairs!r} (opening, closing pairs) in s are balanced and properly nested; other characters do not matter.",
            "    closing = {{{closing}}}\n    stack = []\n    for ch in s:\n        if ch in closing.values():\n            stack.append(ch)\n"
            "        elif ch in closing:\n            if not stack or stack.pop() != closing[ch]:\n                return False\n    return not stack",
-           lambda r: (lambda ps: {"pairs": ps, "closing": ", ".join(f"{ps[i + 1]!r}: {ps[i]!r}" for i in range(0, len(ps), 2))})(
-               ("()", "()[]", "[]{}", "()[]{}")[int(r.integers(4))]),
+           lambda r: _balanced_params(("()", "()[]", "[]{}", "()[]{}")[int(r.integers(4))]),
            lambda p: _balanced(p["pairs"]), _brackets, (("",),)),
 )
 

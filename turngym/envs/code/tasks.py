@@ -40,6 +40,12 @@ class CodeTask:
 
 
 def task_ids(split: str, source: str) -> list[str]:
+    """Every task id of a split, HumanEval first (a clear error for a split the source lacks)."""
+    return list(split_task_ids(split, source))
+
+
+@functools.cache
+def split_task_ids(split: str, source: str) -> tuple[str, ...]:
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     if source not in SOURCES:
@@ -51,7 +57,7 @@ def task_ids(split: str, source: str) -> list[str]:
         raise ValueError("HumanEval is an evaluation set: it has only a 'test' split (use source='generated' or 'mixed' to train)")
     if source in ("mixed", "generated"):
         ids += [f"{_PREFIX}-gen-{split}-{i}" for i in range(GENERATED_PER_SPLIT[split])]
-    return ids
+    return tuple(ids)
 
 
 @functools.lru_cache(maxsize=8192)

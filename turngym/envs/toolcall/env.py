@@ -29,8 +29,14 @@ import string
 from typing import Any
 
 from turngym.envs.base import InvalidAction, StepResult, TextEnv
-from turngym.envs.toolcall.tasks import SPLITS, ToolTask, load_task, task_ids
-from turngym.envs.toolcall.tools import TOOL_NAMES, TOOL_SPECS, ToolError, run_tool, validators
+from turngym.envs.toolcall.tasks import SPLITS, ToolTask, load_task, split_task_ids, task_ids
+from turngym.envs.toolcall.tools import (
+    TOOL_NAMES,
+    TOOL_SPECS,
+    ToolError,
+    run_tool,
+    validators,
+)
 
 REWARDS = ("f1", "em")
 TOOL_LISTINGS = ("json", "names")
@@ -140,7 +146,7 @@ class ToolCallEnv(TextEnv):
     def _reset(self, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         task_id = options.get("task_id")
         if task_id is None:
-            task_id = self.rng_choice(self.task_ids(options.get("split", self.split)))
+            task_id = self.rng_choice(split_task_ids(options.get("split", self.split)))
         self.task = load_task(task_id)
         self.task_id = task_id
         self.made = []

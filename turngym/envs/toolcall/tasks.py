@@ -156,9 +156,15 @@ _PREFIX = f"toolcall-v{GENERATOR_VERSION}"
 
 
 def task_ids(split: str) -> list[str]:
+    return list(split_task_ids(split))
+
+
+@functools.cache
+def split_task_ids(split: str) -> tuple[str, ...]:
+    """Every task id of a split (cached: a reset draws from it)."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    return [f"{_PREFIX}-{split}-{i}" for i in range(TASKS_PER_SPLIT[split])]
+    return tuple(f"{_PREFIX}-{split}-{i}" for i in range(TASKS_PER_SPLIT[split]))
 
 
 @functools.lru_cache(maxsize=8192)

@@ -66,7 +66,7 @@ class ToolError(Exception):
     """A well-formed call the tool cannot answer (its message is the tool's response)."""
 
 
-def fmt_number(x: float | int) -> str:
+def fmt_number(x: float) -> str:
     """Canonical text of a number: integers plain, others to 4 decimals without trailing zeros."""
     if isinstance(x, int) and not isinstance(x, bool):
         return str(x)
