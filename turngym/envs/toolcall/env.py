@@ -101,6 +101,14 @@ def _key(name: str, arguments: dict[str, Any]) -> str:
     return json.dumps({"name": name, "arguments": arguments}, sort_keys=True)
 
 
+#: The two tool listings, rendered once (the JSON one is ~2 KB of specs).
+_LISTINGS = {
+    "json": "You may call one or more functions to answer the question.\n<tools>\n"
+            + "\n".join(json.dumps(s) for s in TOOL_SPECS) + "\n</tools>",
+    "names": "Tools: " + ", ".join(TOOL_NAMES) + ".",
+}
+
+
 class ToolCallEnv(TextEnv):
     """Multi-step questions over a database with calculator, unit, and date tools; gold call traces."""
 
@@ -133,15 +141,10 @@ class ToolCallEnv(TextEnv):
         self.max_calls_per_turn = int(max_calls_per_turn)
         self.task: ToolTask | None = None
         self.made: list[str] = []
+        self._gold_keys: list[str] = []
 
     def task_ids(self, split: str | None = None) -> list[str]:
         return task_ids(split or self.split)
-
-    def _tools_text(self) -> str:
-        if self.tool_listing == "names":
-            return "Tools: " + ", ".join(TOOL_NAMES) + "."
-        specs = "\n".join(json.dumps(s) for s in TOOL_SPECS)
-        return f"You may call one or more functions to answer the question.\n<tools>\n{specs}\n</tools>"
 
     def _reset(self, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         task_id = options.get("task_id")
@@ -150,7 +153,8 @@ class ToolCallEnv(TextEnv):
         self.task = load_task(task_id)
         self.task_id = task_id
         self.made = []
-        return f"{self._tools_text()}\n{USAGE}\n\nQuestion: {self.task.question}", {}
+        self._gold_keys = [_key(c["name"], c["arguments"]) for c in self.task.gold_calls]
+        return f"{_LISTINGS[self.tool_listing]}\n{USAGE}\n\nQuestion: {self.task.question}", {}
 
     def task_info(self) -> dict[str, Any]:
         if self.task is None:
@@ -165,8 +169,7 @@ class ToolCallEnv(TextEnv):
         if self.task is None:
             return None
         remaining = list(self.made)
-        for call in self.task.gold_calls:
-            key = _key(call["name"], call["arguments"])
+        for call, key in zip(self.task.gold_calls, self._gold_keys):
             if key in remaining:
                 remaining.remove(key)
             else:
