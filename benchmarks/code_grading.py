@@ -48,7 +48,7 @@ class FreshSubprocess:
                 f.write(code)
             t0 = time.perf_counter()
             try:
-                proc = subprocess.run([sys.executable, "-I", "program.py"], cwd=tmp, capture_output=True, text=True, timeout=timeout)
+                proc = subprocess.run([sys.executable, "-I", "program.py"], cwd=tmp, capture_output=True, text=True, timeout=timeout, check=False)
             except subprocess.TimeoutExpired:
                 return ExecResult(status="timeout", duration_s=time.perf_counter() - t0)
             out = {}

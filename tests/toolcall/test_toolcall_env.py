@@ -143,7 +143,7 @@ def test_fuzzed_actions_never_raise(action):
 def test_runtime_tool_errors_are_valid_turns():
     env = ToolCallEnv(split="test")
     env.reset(seed=2)
-    obs, reward, _, _, info = env.step(format_call("db_get", {"table": "products", "key": "P-0"}))
+    obs, _reward, _, _, info = env.step(format_call("db_get", {"table": "products", "key": "P-0"}))
     assert info["action_valid"] and obs == "<tool_response>\nError: no record 'P-0' in table 'products'\n</tool_response>"
     assert info["tool_calls"][0]["result"].startswith("Error:")
 

@@ -29,7 +29,13 @@ import string
 from typing import Any
 
 from turngym.envs.base import InvalidAction, StepResult, TextEnv
-from turngym.envs.toolcall.tasks import SPLITS, ToolTask, load_task, split_task_ids, task_ids
+from turngym.envs.toolcall.tasks import (
+    SPLITS,
+    ToolTask,
+    load_task,
+    split_task_ids,
+    task_ids,
+)
 from turngym.envs.toolcall.tools import (
     TOOL_NAMES,
     TOOL_SPECS,
