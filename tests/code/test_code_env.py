@@ -269,3 +269,14 @@ def test_no_leak_after_1000_episodes():
     assert _open_fds() <= fds and _children() <= children
     env.close()
     assert _children() == 0 or _children() < children
+
+
+@pytest.mark.slow
+def test_turngym_check_passes():
+    from typer.testing import CliRunner
+
+    from turngym.cli.main import app
+
+    res = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["check", "Code-v0"])
+    assert res.exit_code == 0, res.output
+    assert "Code-v0 passes all checks" in res.output

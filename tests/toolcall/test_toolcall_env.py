@@ -199,3 +199,16 @@ def test_bad_settings_are_clear_errors():
         ToolCallEnv(reward="bleu")
     with pytest.raises(ValueError, match="malformed ToolCall-v0 task id"):
         ToolCallEnv().reset(options={"task_id": "toolcall-v1-test-500"})
+
+
+def test_cli_lists_it_and_check_passes():
+    from typer.testing import CliRunner
+
+    from turngym.cli.main import app
+
+    runner = CliRunner(env={"COLUMNS": "200"})
+    res = runner.invoke(app, ["envs"])
+    assert res.exit_code == 0 and "ToolCall-v0" in res.output and "Code-v0" in res.output
+    res = runner.invoke(app, ["check", "ToolCall-v0"])
+    assert res.exit_code == 0, res.output
+    assert "ToolCall-v0 passes all checks" in res.output
