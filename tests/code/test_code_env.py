@@ -283,3 +283,13 @@ def test_turngym_check_passes():
     res = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["check", "Code-v0"])
     assert res.exit_code == 0, res.output
     assert "Code-v0 passes all checks" in res.output
+
+
+@pytest.mark.slow
+def test_rollouts_in_worker_processes_grade_in_their_own_sandbox():
+    from turngym.agents.rollout import RolloutEngine, make_tasks
+    from turngym.agents.scripted import OracleAgent
+
+    with RolloutEngine("Code-v0", OracleAgent(), env_kwargs={"split": "test"}, num_envs=4, num_workers=2) as engine:
+        episodes = engine.run(make_tasks(8, seed=0))
+    assert len(episodes) == 8 and all(e.won and e.turns[0].info["tests_passed"] == e.turns[0].info["tests_total"] for e in episodes)
