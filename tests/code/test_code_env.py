@@ -105,6 +105,20 @@ def test_syntax_errors_and_exceptions_are_feedback(backend):
     assert "ZeroDivisionError" in obs and info["tests_passed"] == 0
 
 
+def test_a_call_that_hangs_fails_only_its_own_test(backend):
+    env = make(backend, max_turns=1, timeout_s=6.0, call_timeout_s=0.5)
+    env.reset(options={"task_id": _gen_task("rotate_left")})
+    hang_on_long = (
+        "def rotate_left(xs):\n    while len(xs) > 3:\n        try:\n            pass\n        except Exception:\n            pass\n"
+        "    if not xs:\n        return []\n    k = {k} % len(xs)\n    return xs[k:] + xs[:k]\n"
+    )
+    k = int(env.task.solution.split("k = ")[1].split(" %")[0])
+    obs, reward, _, _, info = env.step(hang_on_long.format(k=k))
+    short = sum(len(args[0]) <= 3 for args, _ in env.task.calls)
+    assert info["sandbox_status"] == "ok" and info["tests_passed"] == short and 0 < short < info["tests_total"]
+    assert "TimeoutError: the call took longer than 0.5 s" in obs and reward == pytest.approx(short / info["tests_total"])
+
+
 def test_determinism_and_pinned_task_set():
     a, b = CodeEnv(split="test"), CodeEnv(split="test")
     for seed in range(5):

@@ -14,6 +14,9 @@ own errors (the exception of the run or of the first failing call, a timeout); `
 lists up to three failing tests with their expected values (hidden no more: a policy can learn to
 special-case them, so keep it for evaluation or SFT data).
 
+Each test call may take ``call_timeout_s`` (2 s) and all of them together 80 % of ``timeout_s``
+(10 s, the run's hard limit): a function that loops forever on one input fails that test only.
+
 A response without code is an invalid action (``invalid_penalty``); it costs an attempt.
 
 Info keys: ``score`` (pass fraction of this submission), ``tests_passed``, ``tests_total``,
@@ -85,6 +88,7 @@ class CodeEnv(TextEnv):
         feedback: str = "summary",
         sandbox: str | Backend = "local",
         timeout_s: float = 10.0,
+        call_timeout_s: float = 2.0,
         memory_mb: int = 512,
         max_turns: int | None = None,
         expert: bool = False,
@@ -105,7 +109,9 @@ class CodeEnv(TextEnv):
         if not 0 < float(timeout_s) <= 600:
             raise ValueError(f"timeout_s must be in (0, 600], got {timeout_s!r}")
         self.split, self.source, self.reward_mode, self.feedback = split, source, reward, feedback
-        self.timeout_s, self.memory_mb = float(timeout_s), int(memory_mb)
+        if not 0 < float(call_timeout_s) <= float(timeout_s):
+            raise ValueError(f"call_timeout_s must be in (0, timeout_s], got {call_timeout_s!r}")
+        self.timeout_s, self.call_timeout_s, self.memory_mb = float(timeout_s), float(call_timeout_s), int(memory_mb)
         task_ids(split, source)  # a clear error now for a split the source does not have
         self._sandbox_spec = sandbox
         self._backend: Backend | None = sandbox if isinstance(sandbox, Backend) else None
@@ -166,7 +172,7 @@ class CodeEnv(TextEnv):
         code = extract_code(action)
         task = self.task
         g = grade(self.backend, prompt=task.prompt, code=code, entry_point=task.entry_point, calls=task.calls,
-                  check=task.check, timeout=self.timeout_s, memory_mb=self.memory_mb)
+                  check=task.check, timeout=self.timeout_s, memory_mb=self.memory_mb, call_timeout=self.call_timeout_s)
         self.last_grade = g
         n, k = len(g.passed), sum(g.passed)
         info = {"score": g.fraction, "tests_passed": k, "tests_total": n, "sandbox_status": g.status}

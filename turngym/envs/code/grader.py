@@ -34,28 +34,52 @@ MAX_RESULT_CHARS = 100_000
 # submission, which only ever changes the claimed return values (see the module docstring).
 _HARNESS = '''
 
-def __turngym_harness(entry):
-    import ast as _ast, json as _json
+def __turngym_harness(entry, call_s, budget_s):
+    import ast as _ast, json as _json, signal as _signal, time as _time
+
+    class CallTimeout(BaseException):  # not an Exception: a submission's `except Exception` cannot swallow it
+        pass
+
+    def on_alarm(signum, frame):
+        raise CallTimeout()
+
+    _signal.signal(_signal.SIGALRM, on_alarm)
+    deadline = _time.monotonic() + budget_s
     with open({calls!r}) as f:
         calls = _ast.literal_eval(_json.load(f))
     fn = globals().get(entry)
     out = []
     for args, kwargs in calls:
+        left = deadline - _time.monotonic()
+        if left <= 0:
+            out.append(["error", "TimeoutError: the run's time budget was used up before this call"])
+            continue
         try:
-            text = repr(fn(*args, **kwargs))
+            try:
+                _signal.setitimer(_signal.ITIMER_REAL, min(call_s, left))
+                text = repr(fn(*args, **kwargs))
+            finally:
+                _signal.setitimer(_signal.ITIMER_REAL, 0)
             out.append(["ok", text] if len(text) <= {limit} else ["error", "result too long"])
+        except CallTimeout:
+            out.append(["error", "TimeoutError: the call took longer than %g s" % min(call_s, left)])
         except BaseException as exc:  # SystemExit and KeyboardInterrupt included: a failed call
             out.append(["error", (type(exc).__name__ + ": " + str(exc))[:300]])
     with open({results!r}, "w") as f:
         _json.dump(out, f)
 
-__turngym_harness({entry!r})
+__turngym_harness({entry!r}, {call_s!r}, {budget_s!r})
 '''
 
 
-def build_program(prompt: str, code: str, entry_point: str) -> str:
-    """Stub (helpers and imports the prompt defines), then the submission, then the harness."""
-    harness = _HARNESS.format(calls=CALLS_FILE, results=RESULTS_FILE, limit=MAX_RESULT_CHARS, entry=entry_point)
+def build_program(prompt: str, code: str, entry_point: str, *, call_timeout: float = 2.0, budget: float = 8.0) -> str:
+    """Stub (helpers and imports the prompt defines), then the submission, then the harness.
+
+    Each call gets ``call_timeout`` seconds (``SIGALRM`` in the run's own process) and all calls
+    together ``budget`` seconds, so one input that loops forever fails that test, not all of them.
+    """
+    harness = _HARNESS.format(calls=CALLS_FILE, results=RESULTS_FILE, limit=MAX_RESULT_CHARS, entry=entry_point,
+                              call_s=float(call_timeout), budget_s=float(budget))
     return f"{prompt}\n\n{code}\n{harness}"
 
 
@@ -142,9 +166,15 @@ def expected_checker(expected: Sequence[Any]) -> Callable[[list[tuple[bool, Any]
 
 def grade(backend: Backend, *, prompt: str, code: str, entry_point: str,
           calls: Sequence[tuple[tuple[Any, ...], dict[str, Any]]],
-          check: Callable[[list[tuple[bool, Any]]], list[bool]], timeout: float, memory_mb: int) -> Grade:
-    """Run ``code`` on the tests' arguments in a fresh sandbox process and judge the results here."""
-    result = _run(backend, build_program(prompt, code, entry_point), calls, timeout, memory_mb)
+          check: Callable[[list[tuple[bool, Any]]], list[bool]], timeout: float, memory_mb: int,
+          call_timeout: float = 2.0) -> Grade:
+    """Run ``code`` on the tests' arguments in a fresh sandbox process and judge the results here.
+
+    The calls share 80 % of ``timeout`` (the rest covers start-up and reporting), each at most
+    ``call_timeout`` seconds.
+    """
+    program = build_program(prompt, code, entry_point, call_timeout=min(call_timeout, timeout), budget=0.8 * timeout)
+    result = _run(backend, program, calls, timeout, memory_mb)
     outcomes, call_errors = parse_results(result.files.get(RESULTS_FILE), len(calls))
     passed = check(outcomes)
     error = None
