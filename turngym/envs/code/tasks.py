@@ -5,7 +5,9 @@
 - ``humaneval``: the 164 HumanEval problems, in ``test`` only (it is an evaluation set).
 
 ``source="mixed"`` (the default) is generated problems in ``train`` and HumanEval followed by the
-generated test problems in ``test``.
+generated test problems in ``test``. The generated test problems come from the same families as
+the training ones (held-out constants and tests, and some families have few distinct constants):
+they measure fitting the families; HumanEval is the held-out measure of writing new functions.
 """
 
 from __future__ import annotations
