@@ -8,6 +8,8 @@ _BUILTIN = {
     "ALFWorld-v0": "turngym.envs.alfworld.env:ALFWorldEnv",
     "WebShop-v0": "turngym.envs.webshop.env:WebShopEnv",
     "SearchQA-v0": "turngym.envs.searchqa.env:SearchQAEnv",
+    "Code-v0": "turngym.envs.code.env:CodeEnv",
+    "ToolCall-v0": "turngym.envs.toolcall.env:ToolCallEnv",
 }
 
 for _env_id, _entry in _BUILTIN.items():

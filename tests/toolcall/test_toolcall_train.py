@@ -1,0 +1,36 @@
+"""A short CPU MatchTIR run on ToolCall-v0 through ``turngym train``, then the store and ``turngym replay``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from turngym.cli.main import app
+from turngym.store import EpisodeStore
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+SHORT = [
+    "run.steps=1", "run.threads=1", "run.tensorboard=false", "rollout.tasks_per_step=2", "rollout.group_size=3",
+    "rollout.num_envs=6", "policy.max_new_tokens=24", "env.kwargs.max_turns=3", "bc.episodes=8", "bc.epochs=1",
+    "eval.tasks=2", "optim.drop_zero_advantage=false",
+]
+
+
+@pytest.mark.slow
+def test_cpu_matchtir_training_records_readable_toolcall_episodes(tmp_path):
+    torch.set_num_threads(1)
+    runner = CliRunner(env={"COLUMNS": "200"})
+    res = runner.invoke(app, ["train", str(CONFIGS / "toolcall_matchtir.yaml"), "--profile", "cpu", *SHORT, f"run.out={tmp_path / 'run'}"])
+    assert res.exit_code == 0, res.output
+    with EpisodeStore(tmp_path / "run", readonly=True) as store:
+        episodes = store.query(step=1)
+    assert len(episodes) == 6 and all(e.env_id == "ToolCall-v0" and e.turns for e in episodes)
+    assert all(t.info.get("gold_tool_calls") and t.info.get("ground_truth") for e in episodes for t in e.turns)
+    assert all(t.advantage is not None for e in episodes for t in e.turns if t.response_token_ids)
+    ep = episodes[0]
+    res = runner.invoke(app, ["replay", str(tmp_path / "run"), "--episode", ep.episode_id, "--text"])
+    assert res.exit_code == 0, res.output
+    assert "Question: " in res.output and "Tools: calculator" in res.output
