@@ -18,7 +18,7 @@ env's info (so it can be right or wrong on purpose), never the env object:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from turngym.agents.base import Agent, AgentAction, AgentInput
 
@@ -75,7 +75,7 @@ def default_wrong(truth: str) -> str:
 class ScriptedDiscussant:
     """Fixed behaviours per agent id (see the module docstring)."""
 
-    env_requirements: dict[str, Any] = {}
+    env_requirements: ClassVar[dict[str, Any]] = {}
 
     def __init__(
         self,

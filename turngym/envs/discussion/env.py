@@ -133,7 +133,7 @@ class DiscussionEnv(TextEnv):
         self.inner_id = env
         self.inner = turngym.make(env, **dict(env_kwargs or {})).unwrapped
         if not isinstance(self.inner, CheckableAnswer):
-            raise ValueError(
+            raise TypeError(
                 f"{env} has no checkable answer: Discussion-v0 wraps envs with answer_spec(), check_answer(text) and "
                 "answer_key(text) (turngym.envs.answers.CheckableAnswer)"
             )
@@ -249,14 +249,14 @@ class DiscussionEnv(TextEnv):
     def _score(self, text: str) -> float:
         try:
             value = float(self.inner.check_answer(text))
-        except Exception:  # a checker that fails on odd text must not end the discussion
+        except Exception:  # noqa: BLE001 - a checker that fails on odd text must not end the discussion
             return 0.0
         return min(max(value, 0.0), 1.0) if np.isfinite(value) else 0.0
 
     def _key(self, text: str) -> str | None:
         try:
             key = self.inner.answer_key(text)
-        except Exception:
+        except Exception:  # noqa: BLE001 - as in _score
             return None
         return str(key) if key is not None else None
 
