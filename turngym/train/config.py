@@ -91,7 +91,7 @@ ESTIMATORS = ("grpo", "rloo", "reinforce_pp", "gigpo", "matchtir", "a2tgpo", "ae
 
 
 class AlgoConfig(_Section):
-    name: Literal["grpo", "rloo", "reinforce_pp", "gigpo", "matchtir", "a2tgpo", "aem", "oprl"] = "gigpo"
+    name: Literal["grpo", "rloo", "reinforce_pp", "gigpo", "matchtir", "a2tgpo", "aem", "oprl", "turn_grpo"] = "gigpo"
     preset: Literal["paper", "reference"] = "reference"
     params: dict[str, Any] = Field(default_factory=dict)
     prm: dict[str, float] = Field(default_factory=dict, description="OPRL implicit PRM: beta, lr, grad_clip.")
