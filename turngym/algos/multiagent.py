@@ -25,7 +25,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from turngym.algos._grouping import combine_keys, normalize
-from turngym.algos.base import AdvantageResult, EstimatorConfig, check_bool, check_choice, check_range
+from turngym.algos.base import (
+    AdvantageResult,
+    EstimatorConfig,
+    check_bool,
+    check_choice,
+    check_range,
+)
 from turngym.core.table import TurnTable, factorize
 
 

@@ -64,7 +64,7 @@ def compute_advantages(name: str, table: TurnTable, preset: str = "paper", *, pe
     if not isinstance(table, TurnTable):
         raise TypeError(f"compute_advantages needs a TurnTable, got {type(table).__name__}")
     if not isinstance(per_agent, (bool, np.bool_)):
-        raise ValueError(f"per_agent must be True or False, got {per_agent!r}")
+        raise ValueError(f"per_agent must be True or False, got {per_agent!r}")  # noqa: TRY004 (bad values raise ValueError, the estimator contract)
     if per_agent:
         table = per_agent_table(table)
     return estimators[name](table, preset, **params)

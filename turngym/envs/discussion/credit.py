@@ -145,10 +145,16 @@ def maporl_credit(
     denom = acc_p[ep, rd]
     reward = (s + future) / denom
 
-    # Mean score of the other agents in a round: (total - own) / (count - 1), NaN when alone.
+    # Mean score of the other agents in a round (NaN when none spoke), summed over the other agents
+    # themselves rather than as total - own, which can land a hair off a threshold (0.5 - 1e-17).
+    rows = np.arange(n)
+
     def others(rows_round: np.ndarray, own: np.ndarray) -> np.ndarray:
-        c = count[ep, rows_round] - (~np.isnan(own))
-        tot = total[ep, rows_round] - np.where(np.isnan(own), 0.0, own)
+        vals = grid[ep, rows_round, :].copy()  # (n, A)
+        vals[rows, ag] = np.nan
+        seen = ~np.isnan(vals)
+        c = seen.sum(axis=1)
+        tot = np.where(seen, vals, 0.0).sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(c > 0, tot / np.maximum(c, 1), np.nan)
 
