@@ -124,7 +124,7 @@ def maporl_credit(
         raise ValueError("episode, round and agent codes must be non-negative")
     E, R, A = int(ep.max()) + 1, int(rd.max()) + 1, int(ag.max()) + 1
     flat = (ep * R + rd) * A + ag
-    if len(np.unique(flat)) != n:
+    if np.bincount(flat, minlength=E * R * A).max() > 1:  # linear; np.unique would sort or hash
         raise ValueError("a (discussion, round, agent) appears twice; MAPoRL scores one message per agent and round")
     grid = np.full(E * R * A, np.nan)
     grid[flat] = s
@@ -145,25 +145,28 @@ def maporl_credit(
     denom = acc_p[ep, rd]
     reward = (s + future) / denom
 
-    # Mean score of the other agents in a round (NaN when none spoke), summed over the other agents
-    # themselves rather than as total - own, which can land a hair off a threshold (0.5 - 1e-17).
-    rows = np.arange(n)
+    # Mean score of the *other* agents of each (discussion, round) cell, on the grid: summed over the
+    # other agents themselves (total - own can land a hair off a threshold, 0.5 - 1e-17), A*(A-1)
+    # array additions over E*R cells, then one gather per row.
+    filled = np.where(present, grid, 0.0)
+    others_sum = np.zeros_like(grid)
+    for a in range(A):
+        for b in range(A):
+            if b != a:
+                others_sum[:, :, a] += filled[:, :, b]
+    others_cnt = count[:, :, None] - present
+    with np.errstate(invalid="ignore", divide="ignore"):
+        others_mean = np.where(others_cnt > 0, others_sum / np.maximum(others_cnt, 1), np.nan)
 
-    def others(rows_round: np.ndarray, own: np.ndarray) -> np.ndarray:
-        vals = grid[ep, rows_round, :].copy()  # (n, A)
-        vals[rows, ag] = np.nan
-        seen = ~np.isnan(vals)
-        c = seen.sum(axis=1)
-        tot = np.where(seen, vals, 0.0).sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(c > 0, tot / np.maximum(c, 1), np.nan)
+    def others(rows_round: np.ndarray) -> np.ndarray:
+        return others_mean[ep, rows_round, ag]
 
     c_hi, w_lo = CORRECT_THRESHOLD, WRONG_THRESHOLD
     bonus = np.zeros(n)
     has_prev = rd > 0
     prev_round = np.maximum(rd - 1, 0)
     prev = np.where(has_prev, grid[ep, prev_round, ag], np.nan)
-    prev_others = others(prev_round, prev)
+    prev_others = others(prev_round)
     alone = np.isnan(prev_others)
     with np.errstate(invalid="ignore"):
         down = has_prev & (prev > c_hi) & (s < w_lo)
@@ -174,8 +177,8 @@ def maporl_credit(
         bonus += np.where(up & ~alone & (prev_others > c_hi), a0, 0.0)
         next_round = np.minimum(rd + 1, R - 1)
         has_next = (rd + 1 < R) & (count[ep, next_round] > 0)
-        next_others = others(next_round, np.where(has_next, grid[ep, next_round, ag], np.nan))
-        cur_others = others(rd, s)
+        next_others = others(next_round)
+        cur_others = others(rd)
         influence = has_next & (A > 1) & ~np.isnan(next_others) & ~np.isnan(cur_others)
         turned_right = influence & (next_others > c_hi) & (cur_others < w_lo)
         turned_wrong = influence & (next_others < w_lo) & (cur_others > c_hi)
