@@ -17,6 +17,7 @@ env's info (so it can be right or wrong on purpose), never the env object:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
@@ -41,6 +42,31 @@ class AgentRouter:
         if len(layouts) > 1:
             raise ValueError(f"all routed agents must use one history layout, got {sorted(layouts)}")
         self.layout = layouts.pop()
+
+    # LLM-agent surface, so a trainer can treat the router as its rollout agent: sampling seeds
+    # go to every routed agent, prompts and teacher forcing (BC) to the agent of the item.
+    @property
+    def sampling(self) -> Any:
+        first = next((a for a in self._members() if hasattr(a, "sampling")), None)
+        if first is None:
+            raise AttributeError("no routed agent samples")
+        return first.sampling
+
+    @sampling.setter
+    def sampling(self, value: Any) -> None:
+        for a in self._members():
+            if hasattr(a, "sampling"):
+                a.sampling = dataclasses.replace(a.sampling, seed=value.seed)
+
+    @property
+    def tokenizer(self) -> Any:
+        return next((a.tokenizer for a in self._members() if getattr(a, "tokenizer", None) is not None), None)
+
+    def prepare(self, item: AgentInput) -> Any:
+        return self.agent_for(item.info.get("agent")).prepare(item)  # type: ignore[attr-defined]
+
+    def _members(self) -> list[Agent]:
+        return [*([self.default] if self.default is not None else []), *self.agents.values()]
 
     def agent_for(self, agent_id: str | None) -> Agent:
         agent = self.agents.get(agent_id or "", self.default)

@@ -62,7 +62,9 @@ def run_behaviour_cloning(trainer: Trainer, console: Console) -> dict[str, float
 def train(cfg: TrainConfig, *, resume: bool = False, run_dir: Any = None, console: Console | None = None) -> dict[str, Any]:
     """Run (or resume) a training run; returns the evaluation results by stage."""
     console = console or Console()
-    trainer = Trainer(cfg, run_dir=run_dir, resume=resume)
+    from turngym.train.multipolicy import make_trainer
+
+    trainer = make_trainer(cfg, run_dir=run_dir, resume=resume)
     t_start = time.monotonic()
     results: dict[str, Any] = {}
     trainer.setup()

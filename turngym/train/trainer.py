@@ -355,8 +355,13 @@ class Trainer:
             "bc_done": self.bc_done,
             "run_id": self.run_id,
             "prm": self.prm.state_dict() if self.prm is not None else None,
+            **self.extra_state(),
         }
         return ckpt.save_checkpoint(self.run_dir, self.step, self.model, self.tokenizer, state, keep=self.cfg.run.keep_checkpoints)
+
+    def extra_state(self) -> dict[str, Any]:
+        """More state for the checkpoint (subclasses: e.g. the named policies of MultiPolicyTrainer)."""
+        return {}
 
     def close(self) -> None:
         for name in ("engine", "eval_engine", "pool"):
