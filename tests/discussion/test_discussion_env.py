@@ -150,3 +150,17 @@ def test_bad_settings_and_unwrappable_env():
         turngym.make("Discussion-v0", credit="shapley")
     with pytest.raises(TypeError, match="no checkable answer"):
         turngym.make("Discussion-v0", env="KeyDoor-v0")
+
+
+def test_registered_builtin_with_the_fixed_info_keys():
+    import gymnasium as gym
+
+    from turngym.envs.registration import registry
+
+    assert "Discussion-v0" in registry
+    env = gym.make("turngym/Discussion-v0", expert=True)
+    _, info = env.reset(seed=5)
+    assert {"task_id", "anchor", "action_valid", "won", "agent", "expert_action"} <= set(info)
+    assert info["task_id"].startswith("toolcalc-") and info["agent"] == "agent0"
+    _, _, _, _, info = env.step(info["expert_action"])
+    assert info["action_valid"] is True and info["speaker"] == "agent0" and info["agent"] == "agent1"
