@@ -164,3 +164,19 @@ def test_registered_builtin_with_the_fixed_info_keys():
     assert info["task_id"].startswith("toolcalc-") and info["agent"] == "agent0"
     _, _, _, _, info = env.step(info["expert_action"])
     assert info["action_valid"] is True and info["speaker"] == "agent0" and info["agent"] == "agent1"
+
+
+def test_replay_reproduces_and_branches_a_discussion():
+    from turngym.replay.rerun import branch, replay_episode
+
+    (ep,) = run({"agent0": "correct", "agent1": "wrong", "agent2": "persuadable"}, rounds=2, credit="maporl", gamma=0.5, alpha=[0.1, 0.2, 0.3, 0.4])
+    result = replay_episode(ep)  # step rewards re-run; the hindsight credit is kept beside them
+    assert result.match, [s.mismatches for s in result.steps]
+    assert [t.meta["env_reward"] for t in ep.turns][-1] == 1.0
+    # branch at agent2's round-2 message and let the scripted agents finish: the credit is recomputed
+    child = branch(ep, 5, action="I stay wrong. answer[-5]")
+    assert child.turns[-1].agent == "agent2" and child.turns[-1].info["verified"] == 0.0
+    # scores now [1, 0, 0] in both rounds: r(0, a) = (s + 0.5 * 1/3) / 1.5, no bonus fires
+    np.testing.assert_allclose([t.reward for t in child.turns], [7 / 9, 1 / 9, 1 / 9, 1.0, 0.0, 0.0], atol=1e-12)
+    # three different last-round answers tie 1-1-1: agent0's (right) wins
+    assert child.won and child.outcome_reward == 1.0

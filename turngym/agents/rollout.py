@@ -240,7 +240,8 @@ def apply_hindsight(ep: Episode, info: dict[str, Any]) -> bool:
     """Rewards an env can only assign once the episode is over (a multi-agent discussion's
     per-(turn, agent) credit): ``info["turn_rewards"]`` on the final step, one float per turn,
     replaces the turns' rewards, and ``info["outcome_reward"]`` (optional) becomes the episode's
-    outcome instead of the sum of turn rewards. A list of the wrong length or with a non-number is
+    outcome instead of the sum of turn rewards. Each turn keeps its step reward in
+    ``meta["env_reward"]`` (a re-run of the episode reproduces that one). A list of the wrong length or with a non-number is
     ignored (recorded in ``meta["hindsight_error"]``), never raised. Returns whether it applied."""
     rewards = info.get("turn_rewards")
     if rewards is None:
@@ -255,6 +256,7 @@ def apply_hindsight(ep: Episode, info: dict[str, Any]) -> bool:
         ep.meta["hindsight_error"] = str(exc)
         return False
     for turn, value in zip(ep.turns, values):
+        turn.meta["env_reward"] = turn.reward  # what step() returned: replay checks re-runs against it
         turn.reward = value
     if outcome is not None:
         ep.meta["_outcome_reward"] = outcome
