@@ -180,3 +180,21 @@ def test_replay_reproduces_and_branches_a_discussion():
     np.testing.assert_allclose([t.reward for t in child.turns], [7 / 9, 1 / 9, 1 / 9, 1.0, 0.0, 0.0], atol=1e-12)
     # three different last-round answers tie 1-1-1: agent0's (right) wins
     assert child.won and child.outcome_reward == 1.0
+
+
+def test_hindsight_rewards_of_the_wrong_shape_are_ignored_not_raised():
+    from turngym.agents.rollout import apply_hindsight
+    from turngym.core.episode import Episode, Turn
+
+    ep = Episode(env_id="x", turns=[Turn(index=0, reward=0.5), Turn(index=1, reward=1.0)])
+    assert not apply_hindsight(ep, {"turn_rewards": [1.0]}) and "2 turns" in ep.meta["hindsight_error"]
+    assert not apply_hindsight(ep, {"turn_rewards": [1.0, "x"]})
+    assert not apply_hindsight(ep, {"turn_rewards": [1.0, float("nan")]})
+    assert [t.reward for t in ep.turns] == [0.5, 1.0]
+    assert apply_hindsight(ep, {"turn_rewards": [0.0, 2.0], "outcome_reward": 1.0})
+    assert [t.reward for t in ep.turns] == [0.0, 2.0] and [t.meta["env_reward"] for t in ep.turns] == [0.5, 1.0]
+
+
+def test_judge_consensus_flag_reads_the_debaters_last_round():
+    (ep,) = run({}, rounds=1, aggregate="judge")
+    assert ep.turns[-1].agent == "judge" and ep.turns[-1].info["answer_source"] == "judge" and ep.turns[-1].info["consensus"]

@@ -359,7 +359,8 @@ class DiscussionEnv(TextEnv):
         rewards = rewards - self.penalty * np.array([not m.valid for m in msgs], dtype=np.float64)
         retry = -self.penalty if self.penalty else 0.0
         per_step = [retry if i is None else float(rewards[i]) for i in self._steps]
-        last_round = [m.key for m in msgs if m.round == msgs[-1].round and m.agent in debaters]
+        final_round = max(m.round for m in msgs if m.agent in debaters) if any(m.agent in debaters for m in msgs) else -1
+        last_round = [m.key for m in msgs if m.round == final_round and m.agent in debaters]
         return {
             "team_answer": answer,
             "answer_source": source,
