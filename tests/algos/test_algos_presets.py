@@ -11,7 +11,7 @@ from turngym.algos.gigpo import similarity_clusters
 
 
 def test_registry_lists_every_estimator_with_defaults():
-    assert set(estimators) == {"grpo", "rloo", "reinforce_pp", "gigpo", "matchtir", "a2tgpo", "aem", "oprl"}
+    assert set(estimators) == {"grpo", "rloo", "reinforce_pp", "gigpo", "matchtir", "a2tgpo", "aem", "oprl", "turn_grpo"}
     for est in estimators.values():
         for preset in ("paper", "reference"):
             cfg = est.defaults(preset)

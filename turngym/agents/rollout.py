@@ -13,6 +13,7 @@ are written to the store in small atomic batches, so what finished before a cras
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -117,7 +118,8 @@ class RolloutEngine:
             ep.error = error or ep.error
             if error:
                 ep.truncated = True
-            ep.outcome_reward = ep.total_reward
+            outcome = ep.meta.pop("_outcome_reward", None)
+            ep.outcome_reward = ep.total_reward if outcome is None else outcome
             ep.meta["wall_s"] = round(time.monotonic() - ep.meta.pop("_t0", time.monotonic()), 6)
             free.append(slot)
             unwritten.append(ep)
@@ -166,6 +168,7 @@ class RolloutEngine:
                 ep.final_observation = result.observation
                 ep.terminated, ep.truncated = result.terminated, result.truncated
                 ep.won = bool(result.info.get("won", False))
+                apply_hindsight(ep, result.info)
                 if "score" in result.info:
                     ep.score = float(result.info["score"])
                 finish(slot)
@@ -231,6 +234,33 @@ def apply_step(turn: Turn, reward: float, terminated: bool, truncated: bool, inf
     turn.action_valid = turn.action_valid and bool(info.get("action_valid", True))
     turn.tool_calls = info.get("tool_calls")
     turn.info = info
+
+
+def apply_hindsight(ep: Episode, info: dict[str, Any]) -> bool:
+    """Rewards an env can only assign once the episode is over (a multi-agent discussion's
+    per-(turn, agent) credit): ``info["turn_rewards"]`` on the final step, one float per turn,
+    replaces the turns' rewards, and ``info["outcome_reward"]`` (optional) becomes the episode's
+    outcome instead of the sum of turn rewards. Each turn keeps its step reward in
+    ``meta["env_reward"]`` (a re-run of the episode reproduces that one). A list of the wrong length or with a non-number is
+    ignored (recorded in ``meta["hindsight_error"]``), never raised. Returns whether it applied."""
+    rewards = info.get("turn_rewards")
+    if rewards is None:
+        return False
+    try:
+        values = [float(r) for r in rewards]
+        if len(values) != len(ep.turns) or not all(math.isfinite(v) for v in values):
+            raise ValueError(f"{len(values)} finite rewards for {len(ep.turns)} turns expected")
+        outcome = info.get("outcome_reward")
+        outcome = None if outcome is None else float(outcome)
+    except (TypeError, ValueError) as exc:
+        ep.meta["hindsight_error"] = str(exc)
+        return False
+    for turn, value in zip(ep.turns, values):
+        turn.meta["env_reward"] = turn.reward  # what step() returned: replay checks re-runs against it
+        turn.reward = value
+    if outcome is not None:
+        ep.meta["_outcome_reward"] = outcome
+    return True
 
 
 def make_tasks(n: int, *, seed: int = 0, split: str | None = None) -> list[TaskSpec]:

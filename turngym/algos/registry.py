@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from turngym.algos.a2tgpo import A2TGPOConfig, a2tgpo
 from turngym.algos.aem import AEMConfig, aem
 from turngym.algos.base import PRESET_NAMES, AdvantageResult, Estimator, check_choice
 from turngym.algos.gigpo import GiGPOConfig, gigpo
 from turngym.algos.matchtir import MatchTIRConfig, matchtir
+from turngym.algos.multiagent import TurnGRPOConfig, per_agent_table, turn_grpo
 from turngym.algos.oprl import OPRLConfig, oprl
 from turngym.algos.outcome import (
     GRPOConfig,
@@ -36,11 +39,12 @@ estimators: dict[str, Estimator] = {
         Estimator("a2tgpo", A2TGPOConfig, a2tgpo, ("info_gain",), "information-gain turn advantage + per-turn clip scale"),
         Estimator("aem", AEMConfig, aem, ("entropy",), "entropy-modulated advantages of a base estimator"),
         Estimator("oprl", OPRLConfig, oprl, ("step_reward",), "episode + implicit-PRM step advantage"),
+        Estimator("turn_grpo", TurnGRPOConfig, turn_grpo, (), "each turn's reward normalised per (group, turn index); AT-GRPO with per_agent"),
     )
 }
 
 
-def compute_advantages(name: str, table: TurnTable, preset: str = "paper", **params: Any) -> AdvantageResult:
+def compute_advantages(name: str, table: TurnTable, preset: str = "paper", *, per_agent: bool = False, **params: Any) -> AdvantageResult:
     """Per-row advantages of ``table`` with estimator ``name``.
 
     ``preset="paper"`` follows the published formulas, ``"reference"`` the official code (quirks
@@ -49,9 +53,18 @@ def compute_advantages(name: str, table: TurnTable, preset: str = "paper", **par
     finds in the paper; the shipped training configs choose ``reference`` explicitly, so that runs
     reproduce the published recipes' numbers. Unknown names, presets or
     parameter values raise ``ValueError``; a missing input column raises ``KeyError``.
+
+    ``per_agent=True`` (any estimator; multi-agent episodes) runs the estimator on the table
+    re-keyed by agent (:func:`~turngym.algos.multiagent.per_agent_table`): each agent is normalised
+    against itself on the same task, its turns indexed by its own message count. It needs the
+    ``agent`` column (``TurnTable.from_episodes`` fills it from ``Turn.agent``).
     """
     check_choice("estimator", name, tuple(estimators))
     check_choice("preset", preset, PRESET_NAMES)
     if not isinstance(table, TurnTable):
         raise TypeError(f"compute_advantages needs a TurnTable, got {type(table).__name__}")
+    if not isinstance(per_agent, (bool, np.bool_)):
+        raise ValueError(f"per_agent must be True or False, got {per_agent!r}")  # noqa: TRY004 (bad values raise ValueError, the estimator contract)
+    if per_agent:
+        table = per_agent_table(table)
     return estimators[name](table, preset, **params)

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 REQUIRED_COLUMNS = ("group", "traj", "turn", "reward", "final", "valid", "anchor")
 OPTIONAL_COLUMNS = ("info_gain", "entropy", "step_reward", "tool_match_reward", "outcome")
+#: Optional non-numeric columns: ``agent`` (the acting agent of multi-agent episodes).
+KEY_COLUMNS = ("agent",)
 _INT_COLUMNS = ("group", "traj", "turn")
 _BOOL_COLUMNS = ("final", "valid")
 
@@ -65,7 +67,9 @@ class TurnTable:
     for GiGPO-style grouping). ``final``/``valid``/``anchor`` may be omitted: ``final`` is then
     derived from ``traj``/``turn``, ``valid`` is all true, and each row is its own anchor.
     Optional algorithm inputs: ``info_gain``, ``entropy``, ``step_reward``,
-    ``tool_match_reward``, ``outcome`` (trajectory outcome, repeated on each of its rows).
+    ``tool_match_reward``, ``outcome`` (trajectory outcome, repeated on each of its rows), and
+    ``agent`` (hashable id of the acting agent, multi-agent episodes; ``per_agent`` estimators
+    group by it).
     """
 
     def __init__(
@@ -83,6 +87,7 @@ class TurnTable:
         step_reward: Sequence[float] | np.ndarray | None = None,
         tool_match_reward: Sequence[float] | np.ndarray | None = None,
         outcome: Sequence[float] | np.ndarray | None = None,
+        agent: Sequence[Any] | np.ndarray | None = None,
     ) -> None:
         self.group = np.asarray(group, dtype=np.int64)
         n = len(self.group)
@@ -101,6 +106,7 @@ class TurnTable:
         self.step_reward = self._optional("step_reward", step_reward, n)
         self.tool_match_reward = self._optional("tool_match_reward", tool_match_reward, n)
         self.outcome = self._optional("outcome", outcome, n)
+        self.agent = None if agent is None else self._column("agent", agent, object, n)
         #: (episode index, turn index) of each row when built by ``from_episodes``.
         self.source: np.ndarray | None = None
 
@@ -136,6 +142,7 @@ class TurnTable:
         group_keys: list[Any] = []
         traj, turn, reward, final, valid, anchor, source = [], [], [], [], [], [], []
         outcome: list[float] = []
+        agents: list[Any] = []
         optional: dict[str, list[float | None]] = {"info_gain": [], "entropy": [], "step_reward": []}
         anchor_ids: dict[Any, int] = {}
         anchor_codes: list[int] = []
@@ -154,6 +161,7 @@ class TurnTable:
                 # Coded here, in the loop we pay anyway, so estimators never re-hash the strings.
                 anchor_codes.append(anchor_ids.setdefault(a, len(anchor_ids)))
                 outcome.append(ep.outcome_reward)
+                agents.append(t.agent)
                 source.append((e_idx, t_idx))
                 for name, col in optional.items():
                     col.append(getattr(t, name))
@@ -166,6 +174,7 @@ class TurnTable:
             valid=valid,
             anchor=anchor,
             outcome=outcome,
+            agent=agents if any(a is not None for a in agents) else None,
             **{
                 name: (np.array([np.nan if v is None else v for v in col], dtype=np.float64) if any(v is not None for v in col) else None)
                 for name, col in optional.items()
@@ -219,7 +228,7 @@ class TurnTable:
 
     @property
     def columns(self) -> list[str]:
-        return [c for c in REQUIRED_COLUMNS + OPTIONAL_COLUMNS if getattr(self, c) is not None]
+        return [c for c in REQUIRED_COLUMNS + OPTIONAL_COLUMNS + KEY_COLUMNS if getattr(self, c, None) is not None]
 
     def take(self, index: np.ndarray) -> TurnTable:
         """Rows at ``index`` (a permutation or a subset), as a new table."""

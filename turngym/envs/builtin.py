@@ -10,6 +10,7 @@ _BUILTIN = {
     "SearchQA-v0": "turngym.envs.searchqa.env:SearchQAEnv",
     "Code-v0": "turngym.envs.code.env:CodeEnv",
     "ToolCall-v0": "turngym.envs.toolcall.env:ToolCallEnv",
+    "Discussion-v0": "turngym.envs.discussion.env:DiscussionEnv",
 }
 
 for _env_id, _entry in _BUILTIN.items():

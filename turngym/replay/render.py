@@ -44,7 +44,7 @@ def episode_text(ep: Episode, tokens: list[list[str] | None] | None = None) -> s
     for k, t in enumerate(ep.turns):
         lines.append("")
         lines.append(
-            f"── turn {t.index}: {t.action!r}"
+            f"── turn {t.index}" + (f" ({t.agent})" if t.agent else "") + f": {t.action!r}"
             + ("" if t.action_valid else " [invalid]")
             + f"  reward {_fmt(t.reward)}"
             f"  advantage {_fmt(t.advantage)}"

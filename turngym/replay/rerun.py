@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from turngym.agents.base import AgentAction, AgentInput
-from turngym.agents.rollout import apply_step, turn_from_action
+from turngym.agents.rollout import apply_hindsight, apply_step, turn_from_action
 from turngym.core.episode import Episode, new_id
 
 #: info keys that legitimately differ between runs (timings) and are not compared.
@@ -159,9 +159,10 @@ def replay(
                     f"env.step raised at turn {turn.index}: {type(exc).__name__}: {exc}"
                 )
                 break
-            if not _same_float(reward, turn.reward):
+            recorded_reward = turn.meta.get("env_reward", turn.reward)  # before any hindsight credit
+            if not _same_float(reward, recorded_reward):
                 check.mismatches.append(
-                    f"reward: recorded {turn.reward!r}, replayed {reward!r}"
+                    f"reward: recorded {recorded_reward!r}, replayed {reward!r}"
                 )
             if (bool(terminated), bool(truncated)) != (turn.terminated, turn.truncated):
                 check.mismatches.append(
@@ -315,7 +316,10 @@ def branch(
                 child.score = float(last.info["score"])
             except (TypeError, ValueError):
                 child.score = None
-        child.outcome_reward = child.total_reward
+        if done and last is not None:  # per-turn credit an env assigns at the end (Discussion-v0)
+            apply_hindsight(child, last.info)
+        outcome = child.meta.pop("_outcome_reward", None)
+        child.outcome_reward = child.total_reward if outcome is None else outcome
         child.final_observation = obs
         child.meta["branch"]["open"] = not done
         return child

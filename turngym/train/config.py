@@ -77,6 +77,10 @@ class PolicyConfig(_Section):
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     eval_temperature: float = Field(1.0, ge=0.0, description="0 = greedy evaluation.")
     vllm: dict[str, Any] = Field(default_factory=dict, description="Extra vllm.LLM engine kwargs.")
+    agent_policies: dict[str, str] = Field(
+        default_factory=dict,
+        description="Multi-agent envs: agent id -> policy name; named policies train their own model copy (turngym.train.multipolicy), unlisted agents and 'main' share the main policy.",
+    )
 
 
 class RolloutConfig(_Section):
@@ -91,7 +95,7 @@ ESTIMATORS = ("grpo", "rloo", "reinforce_pp", "gigpo", "matchtir", "a2tgpo", "ae
 
 
 class AlgoConfig(_Section):
-    name: Literal["grpo", "rloo", "reinforce_pp", "gigpo", "matchtir", "a2tgpo", "aem", "oprl"] = "gigpo"
+    name: Literal["grpo", "rloo", "reinforce_pp", "gigpo", "matchtir", "a2tgpo", "aem", "oprl", "turn_grpo"] = "gigpo"
     preset: Literal["paper", "reference"] = "reference"
     params: dict[str, Any] = Field(default_factory=dict)
     prm: dict[str, float] = Field(default_factory=dict, description="OPRL implicit PRM: beta, lr, grad_clip.")

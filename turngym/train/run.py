@@ -73,7 +73,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, run_dir: Any = None, consol
     console = console or Console()
     if not ctx.is_main:
         console = _rank_console(Path(run_dir or cfg.run.out), ctx.rank)
-    trainer = Trainer(cfg, run_dir=run_dir, resume=resume, ctx=ctx)
+    from turngym.train.multipolicy import make_trainer
+
+    trainer = make_trainer(cfg, run_dir=run_dir, resume=resume, ctx=ctx)
     t_start = time.monotonic()
     results: dict[str, Any] = {}
     trainer.setup()

@@ -105,6 +105,8 @@ def validate_world(cfg: TrainConfig, world: int) -> None:
             f"policy.backend={cfg.policy.backend} with several learner ranks is not supported yet (a rollout engine per rank "
             "needs a GPU to test); use policy.backend=hf, or one learner process"
         )
+    if set(cfg.policy.agent_policies.values()) - {"main"}:
+        raise ConfigError("policy.agent_policies (several policies) trains in one process; run it with one learner process")
     if cfg.algo.name == "oprl" or str(cfg.algo.params.get("base", "")) == "oprl":
         raise ConfigError("algo.name=oprl trains its implicit PRM in one process; run OPRL with one learner process")
     per_node = int(os.environ.get("LOCAL_WORLD_SIZE", world))
@@ -439,9 +441,14 @@ class Trainer:
             "bc_done": self.bc_done,
             "run_id": self.run_id,
             "prm": self.prm.state_dict() if self.prm is not None else None,
+            **self.extra_state(),
         }
         return ckpt.save_checkpoint(self.run_dir, self.step, self.model, self.tokenizer, state, keep=self.cfg.run.keep_checkpoints,
                                     optimizer=self.optimizer, ctx=self.ctx)
+
+    def extra_state(self) -> dict[str, Any]:
+        """More state for the checkpoint (subclasses: e.g. the named policies of MultiPolicyTrainer)."""
+        return {}
 
     def close(self) -> None:
         for name in ("engine", "eval_engine", "pool"):

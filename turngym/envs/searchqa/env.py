@@ -30,7 +30,7 @@ from turngym.envs.searchqa.dataset import SearchData, load_data
 from turngym.envs.searchqa.prompts import QUESTION_PREFIX
 from turngym.envs.searchqa.questions import SPLITS, Question
 from turngym.envs.searchqa.retrieval import Hit, format_information
-from turngym.envs.searchqa.reward import REWARDS, FormatReward, exact_match, f1_score
+from turngym.envs.searchqa.reward import REWARDS, FormatReward, exact_match, f1_score, normalize_answer
 from turngym.envs.searchqa.world import GENERATOR_VERSION
 
 #: Search-R1's message for a turn with neither a search nor an answer (its leading and trailing
@@ -40,6 +40,7 @@ INVALID_MESSAGE = (
     "If I want to give the final answer, I should put the answer between <answer> and </answer>. Let me try again."
 )
 _ACTION = re.compile(r"<(search|answer)>(.*?)</\1>", re.DOTALL)
+_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 
 
 class SearchQAEnv(TextEnv):
@@ -127,7 +128,8 @@ class SearchQAEnv(TextEnv):
         self.task_id = self._task_id(split, index)
         self._seen, self._trajectory, self._information = [], [], []
         self._expert_cache = {}
-        return QUESTION_PREFIX + self.question.question, {"task": self.question.question, "question_kind": self.question.kind}
+        question = self.question.question
+        return QUESTION_PREFIX + question, {"task": question, "question": question, "question_kind": self.question.kind}
 
     def task_info(self) -> dict[str, Any]:
         if self.question is None:
@@ -177,6 +179,29 @@ class SearchQAEnv(TextEnv):
             reward = self.format_reward("".join(self._trajectory + [action[: match.end()]]), content, answers, self._information)
         obs = "Correct." if em else f"Wrong. The answer was {self.question.answer}."
         return StepResult(obs, reward=reward, terminated=True, won=em, info={"answer": content, "em": em, "f1": f1, "score": f1})
+
+    # -- CheckableAnswer (turngym.envs.answers): grading a free-text answer, e.g. in a discussion ----
+    def answer_spec(self) -> str:
+        return "Give your final answer inside <answer> and </answer>, for example <answer> Beijing </answer>."
+
+    def _final_answer(self, text: str) -> str | None:
+        """The content of the last non-empty ``<answer>`` block (a message's final answer)."""
+        found = [m.strip() for m in _ANSWER.findall(TextEnv.coerce_action(text))]
+        found = [f for f in found if f]
+        return found[-1] if found else None
+
+    def check_answer(self, text: str) -> float:
+        """EM (reward ``em``/``em_format``) or F1 (reward ``f1``) of the final answer in ``text``."""
+        answer = self._final_answer(text)
+        if answer is None or self.question is None:
+            return 0.0
+        answers = list(self.question.answers)
+        return f1_score(answer, answers) if self.reward_kind == "f1" else float(exact_match(answer, answers))
+
+    def answer_key(self, text: str) -> str | None:
+        answer = self._final_answer(text)
+        key = normalize_answer(answer) if answer is not None else ""
+        return key or None
 
     # -- the oracle ---------------------------------------------------------------------------------
     def expert_action(self) -> str | None:

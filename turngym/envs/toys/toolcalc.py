@@ -20,6 +20,7 @@ from typing import Any
 from turngym.envs.base import InvalidAction, StepResult, TextEnv, seeded_rng
 
 _ACTION_RE = re.compile(r"^\s*(calculate|answer)\s*\[(.*)\]\s*$", re.IGNORECASE | re.DOTALL)
+_ANSWER_RE = re.compile(r"answer\s*\[([^\[\]]*)\]", re.IGNORECASE)
 _BINOPS = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
@@ -158,7 +159,7 @@ class ToolCalcEnv(TextEnv):
             f"Question: {self.question}\nChoices: {', '.join(self.choices)}\n"
             "Use calculate[expression] to compute, then answer[number]."
         )
-        return obs, {"task": self.question}
+        return obs, {"task": self.question, "question": f"{self.question} Choices: {', '.join(self.choices)}."}
 
     def task_info(self) -> dict[str, Any]:
         return {"ground_truth": _fmt(self.answer), "gold_tool_calls": self.gold_tool_calls()}
@@ -176,6 +177,25 @@ class ToolCalcEnv(TextEnv):
 
     def expert_action(self) -> str:
         return f"answer[{_fmt(self.answer)}]" if self.calculated else f"calculate[{self.expression}]"
+
+    # -- CheckableAnswer (turngym.envs.answers): grading a free-text answer, e.g. in a discussion ----
+    def answer_spec(self) -> str:
+        return "End your message with answer[number], for example answer[42]."
+
+    def answer_key(self, text: str) -> str | None:
+        """The number of the last ``answer[...]`` in ``text`` that parses, normalised (``7.0`` → ``7``)."""
+        for raw in reversed(_ANSWER_RE.findall(TextEnv.coerce_action(text))):
+            try:
+                value = float(raw.strip().replace(",", ""))
+            except ValueError:
+                continue
+            if math.isfinite(value) and abs(value) <= _MAX_ABS:
+                return _fmt(value)
+        return None
+
+    def check_answer(self, text: str) -> float:
+        key = self.answer_key(text)
+        return float(key is not None and abs(float(key) - float(self.answer)) < 1e-9)
 
     def _step(self, action: str) -> StepResult:
         match = _ACTION_RE.match(action)
