@@ -8,6 +8,7 @@ _BUILTIN = {
     "ALFWorld-v0": "turngym.envs.alfworld.env:ALFWorldEnv",
     "WebShop-v0": "turngym.envs.webshop.env:WebShopEnv",
     "SearchQA-v0": "turngym.envs.searchqa.env:SearchQAEnv",
+    "MathTool-v0": "turngym.envs.mathtool.env:MathToolEnv",
 }
 
 for _env_id, _entry in _BUILTIN.items():

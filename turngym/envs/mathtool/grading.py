@@ -1,0 +1,162 @@
+"""Answer checking for MathTool: ``\\boxed{}`` extraction, ``math-verify`` with a sympy fallback.
+
+Why three stages: ``math-verify`` (Hugging Face's grader, the one ToRL/SimpleTIR-style recipes use)
+understands LaTeX and plain expressions and compares them symbolically; when it cannot parse one
+side, a plain ``sympy`` comparison of the ASCII expressions still grades ``2^(n-1)`` against
+``2**(n - 1)``; and answers that are words (CHAMP's "No") are compared as normalised text.
+
+The policy writes the answer, so the grader treats it as hostile input: answers longer than
+``MAX_ANSWER_CHARS`` or holding power towers/huge exponents are wrong without being parsed (sympy
+would try to evaluate ``9^9^9^9``), and in the main thread each stage runs under math-verify's own
+signal timeout. Grading never raises: anything that fails is "not equal".
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from functools import lru_cache
+from typing import Any
+
+MAX_ANSWER_CHARS = 200
+_TIMEOUT_S = 3
+#: an exponent with 4+ digits, or two exponentiations in a row (a tower)
+_DANGEROUS = re.compile(r"(\^|\*\*)\s*[{(]?\s*-?\d{4,}|(\^|\*\*)[^^*]{0,12}(\^|\*\*)|!\s*!|\d{3,}\s*!")
+_WORDS = re.compile(r"[a-z]+")
+_ASCII_FIXES = (("−", "-"), ("×", "*"), ("·", "*"), ("÷", "/"), ("^", "**"))
+
+
+def last_boxed(text: str) -> str | None:
+    """The content of the last ``\\boxed{...}`` (or ``\\fbox{...}``), braces balanced; None if absent."""
+    if not isinstance(text, str):
+        return None
+    start = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
+    if start < 0:
+        return None
+    i = text.find("{", start)
+    if i < 0 or text[start:i].strip() not in ("\\boxed", "\\fbox"):
+        # ``\boxed 5`` (no braces): the next token
+        m = re.match(r"\\(?:boxed|fbox)\s+([^\s$]+)", text[start:])
+        return m.group(1) if m else None
+    depth = 0
+    for j in range(i, len(text)):
+        c = text[j]
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                return text[i + 1 : j].strip()
+    return None
+
+
+def normalize_text(answer: str) -> str:
+    """Lower-case words without TeX wrappers, spaces or trailing punctuation (for word answers)."""
+    s = unicodedata.normalize("NFKC", answer)
+    s = re.sub(r"\\text\{([^{}]*)\}", r"\1", s)
+    s = s.replace("$", "").replace("\\", "").strip().rstrip(".").lower()
+    return " ".join(s.split())
+
+
+def is_safe(answer: str) -> bool:
+    """Whether an answer may be handed to sympy (bounded length, no power towers)."""
+    return len(answer) <= MAX_ANSWER_CHARS and not _DANGEROUS.search(answer)
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+@lru_cache(maxsize=4096)
+def _mv_parse(text: str) -> tuple[Any, ...]:
+    from math_verify import parse
+
+    timeout = _TIMEOUT_S if _main_thread() else None
+    try:
+        return tuple(parse(f"${text}$", parsing_timeout=timeout))  # type: ignore[arg-type]
+    except Exception:
+        return ()
+
+
+def _mv_equal(gold: str, pred: str) -> bool:
+    from math_verify import verify
+
+    g, p = _mv_parse(gold), _mv_parse(pred)
+    if not g or not p:
+        return False
+    timeout = _TIMEOUT_S if _main_thread() else None
+    try:
+        return bool(verify(list(g), list(p), timeout_seconds=timeout))  # type: ignore[arg-type]
+    except Exception:
+        return False
+
+
+@lru_cache(maxsize=4096)
+def _sympy_expr(text: str) -> Any:
+    import sympy
+    from sympy.parsing.sympy_parser import implicit_multiplication_application, parse_expr, standard_transformations
+
+    s = text.replace("$", "").strip()
+    for a, b in _ASCII_FIXES:
+        s = s.replace(a, b)
+    try:
+        expr = parse_expr(s, transformations=(*standard_transformations, implicit_multiplication_application), evaluate=True)
+    except BaseException:  # sympy raises anything from SyntaxError to TokenError; never let it out
+        return None
+    return expr if isinstance(expr, sympy.Basic) else None
+
+
+def _sympy_equal(gold: str, pred: str) -> bool:
+    import sympy
+
+    g, p = _sympy_expr(gold), _sympy_expr(pred)
+    if g is None or p is None:
+        return False
+    try:
+        return bool(sympy.simplify(g - p) == 0)
+    except BaseException:
+        return False
+
+
+def answers_equal(gold: str, pred: str) -> bool:
+    """Whether a predicted answer (the content of ``\\boxed{}``) equals the gold answer."""
+    if not isinstance(pred, str) or not pred.strip():
+        return False
+    pred = pred.strip()
+    if normalize_text(pred) == normalize_text(gold):
+        return True
+    if not is_safe(pred):
+        return False
+    return _mv_equal(gold, pred) or _sympy_equal(gold, pred)
+
+
+def answer_key(pred: str | None) -> str | None:
+    """A canonical form for majority voting: equal answers (``0.5``, ``\\frac{1}{2}``) share a key."""
+    if pred is None or not pred.strip():
+        return None
+    pred = pred.strip()
+    if is_safe(pred):
+        parsed = _mv_parse(pred)
+        if parsed:
+            import sympy
+
+            value = parsed[0]
+            try:
+                if isinstance(value, sympy.Basic):
+                    value = sympy.nsimplify(value, rational=True) if value.is_Float else sympy.simplify(value)
+                return str(value)
+            except BaseException:
+                return str(parsed[0])
+    return normalize_text(pred)
+
+
+def is_checkable(gold: str) -> bool:
+    """Whether a gold answer can be graded fairly: a yes/no, or a formula without prose words."""
+    text = normalize_text(gold)
+    if text in ("yes", "no"):
+        return True
+    words = [w for w in _WORDS.findall(text) if w not in ("sqrt", "pi", "sin", "cos", "tan", "log", "ln", "exp", "frac", "cdot", "infty")]
+    if any(len(w) > 1 for w in words):
+        return False
+    return bool(_mv_parse(gold.replace("$", "")))
