@@ -5,15 +5,16 @@ with ``tags="retool"``, ``<code>...</code>``) and the tool-call budget is not sp
 runs in the episode's sandbox session (state persists across the episode's cells) and the
 observation is its output as ```` ```output ... ``` ```` (``<interpreter>`` for ReTool), cut with
 ToRL's head/tail rule; the output of the last allowed call carries a notice that the budget is
-spent. Any other response is the final answer: the last ``\\boxed{}`` is graded against the
-reference with ``math-verify`` (sympy and text fallbacks, ``grading``) and the episode ends.
-After the budget is spent code is no longer run (ToRL): the response is graded as it stands.
+spent. A response with a ``\\boxed{}`` and no code to run is the final answer: the last box is
+graded against the reference with ``math-verify`` (sympy and text fallbacks, ``grading``) and
+the episode ends. After the budget is spent code is no longer run (ToRL).
 
 Rewards (``reward``): ``binary`` 1/0, ``pm1`` +1/-1, ``pm1_error`` +1/-1 and -0.5 when any of the
 episode's cells raised (ToRL's execution penalty). A turn limit hit without an answer scores as a
 wrong answer on that turn. SimpleTIR's void turns (neither a complete code block nor a boxed
-answer, e.g. a response cut off inside its code) are marked ``info["void_turn"] = True`` so a
-trainer can drop those trajectories; ``info["episode_void"]`` says whether any turn so far was void.
+answer, e.g. a response cut off inside its code) are invalid actions (the state is unchanged and
+``invalid_penalty`` applies) marked ``info["void_turn"] = True``; ``info["episode_void"]`` says
+whether any turn so far was void, so a trainer can drop those trajectories as SimpleTIR does.
 
 Info keys: ``task`` and ``question`` (the problem), ``ground_truth`` and ``source`` on every step;
 ``tool_calls`` (``[{"name": "python", "arguments": {"code": ...}, "result": status}]``) and
@@ -173,7 +174,21 @@ class MathToolEnv(TextEnv):
         block = find_code(action, self.tags)
         if block is not None and self._calls < self.max_tool_calls:
             return self._tool_turn(block.code)
-        return self._answer_turn(action, void=block is None and (has_open_code(action, self.tags) or grading.last_boxed(action) is None))
+        if grading.last_boxed(action) is None:
+            return self._void_turn(action, block is not None)
+        return self._answer_turn(action)
+
+    def _void_turn(self, action: str, budget_spent: bool) -> StepResult:
+        """Neither a runnable code block nor a boxed answer: an invalid turn, marked void (SimpleTIR)."""
+        if budget_spent:
+            why = "The tool-call budget is spent, so this code was not run."
+        elif has_open_code(action, self.tags):
+            why = "The code block is not closed, so nothing was run."
+        else:
+            why = "No code block and no final answer."
+        self._void = True
+        last = self.turn_count + 1 >= self.max_turns
+        return StepResult(f"{why} {ANSWER_SPEC}", reward=self._reward(False) if last else 0.0, valid=False, info={"void_turn": True})
 
     def _tool_turn(self, code: str) -> StepResult:
         try:
@@ -205,13 +220,12 @@ class MathToolEnv(TextEnv):
             reward = self._reward(False)
         return StepResult(obs, reward=reward, info=info)
 
-    def _answer_turn(self, action: str, *, void: bool) -> StepResult:
+    def _answer_turn(self, action: str) -> StepResult:
         assert self.task is not None
         answer = grading.last_boxed(action)
         correct = answer is not None and grading.answers_equal(self.task.answer, answer)
-        self._void = self._void or void
         obs = "Correct." if correct else f"Wrong. The answer was {self.task.answer}."
-        info = {"answer": answer or "", "score": float(correct), "correct": correct, "void_turn": void, "tool_calls_used": self._calls}
+        info = {"answer": answer or "", "score": float(correct), "correct": correct, "void_turn": False, "tool_calls_used": self._calls}
         return StepResult(obs, reward=self._reward(correct), terminated=True, won=correct, info=info)
 
     def _reward(self, correct: bool) -> float:
