@@ -143,7 +143,7 @@ class TaskSet:
             items = _champ()[split]
             if index >= len(items):
                 raise ValueError(f"task id {task_id!r}: CHAMP's {split} split has {len(items)} problems")
-            ident, text, answer = items[index]
+            _ident, text, answer = items[index]
             code = f"answer = {answer!r}\nprint(answer)"
             return MathTask(task_id, source, text, answer, code)
         if index >= self.sizes[split]:

@@ -32,7 +32,13 @@ from typing import Any
 
 from turngym.envs.base import InvalidAction, StepResult, TextEnv
 from turngym.envs.mathtool import grading
-from turngym.envs.mathtool.data import DEFAULT_SOURCES, SPLITS, TASK_VERSION, MathTask, TaskSet
+from turngym.envs.mathtool.data import (
+    DEFAULT_SOURCES,
+    SPLITS,
+    TASK_VERSION,
+    MathTask,
+    TaskSet,
+)
 from turngym.envs.mathtool.tools import (
     TAG_STYLES,
     CellRunner,
@@ -195,7 +201,7 @@ class MathToolEnv(TextEnv):
             if self._runner is None:
                 self._runner = self.executor.open()
             result = self._runner.run(code, timeout=self.code_timeout)
-        except Exception as exc:  # infrastructure: never the policy's fault, the call is not counted
+        except Exception as exc:  # noqa: BLE001 - infrastructure: never the policy's fault, the call is not counted
             from turngym.sandbox import ExecResult
 
             result = ExecResult.sandbox_error(f"{type(exc).__name__}: {exc}")
@@ -272,7 +278,7 @@ class MathToolEnv(TextEnv):
         if runner is not None:
             try:
                 runner.close()
-            except Exception:
+            except Exception:  # noqa: BLE001, S110 - a failing close must not break the next episode
                 pass
 
     def close(self) -> None:

@@ -75,7 +75,7 @@ def _mv_parse(text: str) -> tuple[Any, ...]:
     timeout = _TIMEOUT_S if _main_thread() else None
     try:
         return tuple(parse(f"${text}$", parsing_timeout=timeout))  # type: ignore[arg-type]
-    except Exception:
+    except Exception:  # noqa: BLE001 - grading never raises
         return ()
 
 
@@ -88,21 +88,25 @@ def _mv_equal(gold: str, pred: str) -> bool:
     timeout = _TIMEOUT_S if _main_thread() else None
     try:
         return bool(verify(list(g), list(p), timeout_seconds=timeout))  # type: ignore[arg-type]
-    except Exception:
+    except Exception:  # noqa: BLE001 - grading never raises
         return False
 
 
 @lru_cache(maxsize=4096)
 def _sympy_expr(text: str) -> Any:
     import sympy
-    from sympy.parsing.sympy_parser import implicit_multiplication_application, parse_expr, standard_transformations
+    from sympy.parsing.sympy_parser import (
+        implicit_multiplication_application,
+        parse_expr,
+        standard_transformations,
+    )
 
     s = text.replace("$", "").strip()
     for a, b in _ASCII_FIXES:
         s = s.replace(a, b)
     try:
         expr = parse_expr(s, transformations=(*standard_transformations, implicit_multiplication_application), evaluate=True)
-    except BaseException:  # sympy raises anything from SyntaxError to TokenError; never let it out
+    except Exception:  # noqa: BLE001 - sympy raises anything from SyntaxError to TokenError on hostile input
         return None
     return expr if isinstance(expr, sympy.Basic) else None
 
@@ -115,7 +119,7 @@ def _sympy_equal(gold: str, pred: str) -> bool:
         return False
     try:
         return bool(sympy.simplify(g - p) == 0)
-    except BaseException:
+    except Exception:  # noqa: BLE001 - grading never raises
         return False
 
 
@@ -146,7 +150,7 @@ def answer_key(pred: str | None) -> str | None:
                 if isinstance(value, sympy.Basic):
                     value = sympy.nsimplify(value, rational=True) if value.is_Float else sympy.simplify(value)
                 return str(value)
-            except BaseException:
+            except Exception:  # noqa: BLE001 - grading never raises
                 return str(parsed[0])
     return normalize_text(pred)
 

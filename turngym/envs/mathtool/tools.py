@@ -67,7 +67,7 @@ def truncate_output(text: str, head: int = 128, tail: int = 128) -> str:
 
 def result_text(result: ExecResult) -> str:
     """What the model sees of a run: stdout, then the error (last traceback line) or the limit hit."""
-    out = result.stdout
+    out = result.stdout.rstrip("\n")
     if result.status == "ok":
         return out if out.strip() else "(no output)"
     if result.status == "error":
@@ -80,7 +80,7 @@ def result_text(result: ExecResult) -> str:
         detail = f"Killed: {result.error_value or 'the code exceeded a resource limit'}"
     else:
         detail = "SandboxError: the tool is unavailable, please continue without it"
-    return f"{out}{'' if not out or out.endswith(chr(10)) else chr(10)}{detail}"
+    return f"{out}\n{detail}" if out else detail
 
 
 def render_output(text: str, tags: str = "markdown") -> str:
