@@ -144,14 +144,15 @@ class MathToolEnv(TextEnv):
         assert self.task is not None
         if not self.instructions:
             return self.task.question
+        calls = f"{self.max_tool_calls} call" + ("s" if self.max_tool_calls != 1 else "")
         if self.max_tool_calls == 0:
             tool = "Reason step by step."
         elif self.tags == "markdown":
             tool = ("Reason step by step. You may write Python code in a ```python ... ``` block; it runs in a persistent "
-                    f"interpreter and its output comes back in a ```output ... ``` block (at most {self.max_tool_calls} call{"s" if self.max_tool_calls != 1 else ""}).")
+                    f"interpreter and its output comes back in a ```output ... ``` block (at most {calls}).")
         else:
             tool = ("Reason step by step. You may write Python code inside <code> </code>; it runs in a persistent interpreter "
-                    f"and its output comes back inside <interpreter> </interpreter> (at most {self.max_tool_calls} call{"s" if self.max_tool_calls != 1 else ""}).")
+                    f"and its output comes back inside <interpreter> </interpreter> (at most {calls}).")
         return f"{self.task.question}\n\n{tool} {ANSWER_SPEC}"
 
     def task_info(self) -> dict[str, Any]:
