@@ -49,7 +49,7 @@ class _SubprocessRunner:
     def run(self, code: str, *, timeout: float) -> ExecResult:
         t0 = time.monotonic()
         try:
-            p = subprocess.run([sys.executable, "-c", _RUNNER, "\n".join(self.cells), code], capture_output=True, text=True, timeout=timeout)
+            p = subprocess.run([sys.executable, "-c", _RUNNER, "\n".join(self.cells), code], capture_output=True, text=True, timeout=timeout, check=False)
         except subprocess.TimeoutExpired:
             return ExecResult(status="timeout", duration_s=time.monotonic() - t0)
         if p.returncode == 0:

@@ -89,7 +89,7 @@ def test_fuzzed_responses_never_raise(env, prefix, body, wrap):
         "code_tag": f"{prefix}<code>{body}</code>",
         "two_fences": f"```python\n{body}\n```{prefix}```python\nprint(2)\n```",
     }[wrap]
-    obs, reward, term, trunc, info = env.step(action)
+    obs, reward, _, _, info = env.step(action)
     assert isinstance(obs, str) and isinstance(reward, float) and isinstance(info["action_valid"], bool)
     if wrap == "two_fences":
         assert obs == "```output\n2\n```\n"  # the last complete block is the one that runs

@@ -27,7 +27,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from turngym.agents.backends.base import BackendPrompt, Completion, PolicyBackend, SamplingParams
+from turngym.agents.backends.base import (
+    BackendPrompt,
+    Completion,
+    PolicyBackend,
+    SamplingParams,
+)
 
 DEFAULT_HINTS = ("Wait, maybe using Python here is a good idea.",)
 DEFAULT_TRIGGERS = ("Wait", "Alternatively")

@@ -167,7 +167,7 @@ class ToolIntegrated:
             object.__setattr__(self, "stop", ("</code>",))
 
     def __call__(self, response: str) -> Projected:
-        pattern = r"```python[ \t]*\n.*?```" if self.tags == "markdown" else r"<code>.*?</code>"
+        pattern = r"```python(?:[ \t]*\n|[ \t]+).*?```" if self.tags == "markdown" else r"<code>.*?</code>"
         ends = [m.end() for m in re.finditer(pattern, response, flags=re.DOTALL)]
         if ends:
             return Projected(response[: ends[-1]], True, {"kind": "code"})

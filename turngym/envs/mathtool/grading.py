@@ -140,7 +140,7 @@ def answer_key(pred: str | None) -> str | None:
     if pred is None or not pred.strip():
         return None
     pred = pred.strip()
-    if is_safe(pred):
+    if is_safe(pred) and not _has_words(pred):
         parsed = _mv_parse(pred)
         if parsed:
             import sympy
@@ -155,12 +155,16 @@ def answer_key(pred: str | None) -> str | None:
     return normalize_text(pred)
 
 
+_MATH_WORDS = frozenset(("sqrt", "pi", "sin", "cos", "tan", "log", "ln", "exp", "frac", "dfrac", "cdot", "infty", "times"))
+
+
+def _has_words(text: str) -> bool:
+    """Prose rather than a formula: a word of two or more letters that is no function name."""
+    return any(len(w) > 1 and w not in _MATH_WORDS for w in _WORDS.findall(normalize_text(text)))
+
+
 def is_checkable(gold: str) -> bool:
     """Whether a gold answer can be graded fairly: a yes/no, or a formula without prose words."""
-    text = normalize_text(gold)
-    if text in ("yes", "no"):
+    if normalize_text(gold) in ("yes", "no"):
         return True
-    words = [w for w in _WORDS.findall(text) if w not in ("sqrt", "pi", "sin", "cos", "tan", "log", "ln", "exp", "frac", "cdot", "infty")]
-    if any(len(w) > 1 for w in words):
-        return False
-    return bool(_mv_parse(gold.replace("$", "")))
+    return not _has_words(gold) and bool(_mv_parse(gold.replace("$", "")))

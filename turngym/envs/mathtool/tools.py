@@ -14,6 +14,7 @@ process, so 64 envs do not start 64 worker pools.
 from __future__ import annotations
 
 import re
+import textwrap
 import threading
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -21,8 +22,9 @@ from typing import Any, Protocol
 from turngym.sandbox import Backend, ExecResult, Session, get_backend
 
 TAG_STYLES = ("markdown", "retool")
-_FENCE = re.compile(r"```python[ \t]*\n(.*?)```", re.DOTALL)
-_FENCE_OPEN = re.compile(r"```python[ \t]*\n")
+#: ```python + newline (or, typed on one line, a space) ... ```
+_FENCE = re.compile(r"```python(?:[ \t]*\n|[ \t]+)(.*?)```", re.DOTALL)
+_FENCE_OPEN = re.compile(r"```python(?:[ \t]*\n|[ \t]+)")
 _CODE_TAG = re.compile(r"<code>(.*?)</code>", re.DOTALL)
 _CODE_TAG_BODY = re.compile(r"^\s*```(?:python)?[ \t]*\n(.*?)```\s*$", re.DOTALL)
 
@@ -46,7 +48,8 @@ def find_code(response: str, tags: str = "markdown") -> CodeBlock | None:
     if tags == "retool":  # ReTool writes <code>```python ...```</code>
         inner = _CODE_TAG_BODY.match(code)
         code = inner.group(1) if inner else code
-    return CodeBlock(code.strip("\n"), m.end())
+    code = textwrap.dedent(code.strip("\n"))  # a block indented as a whole (inside a list item) still runs
+    return CodeBlock(code.strip() if "\n" not in code else code, m.end())
 
 
 def has_open_code(response: str, tags: str = "markdown") -> bool:
