@@ -49,6 +49,23 @@ def test_hostile_answers_are_wrong_without_being_evaluated(hostile):
     assert grading.answer_key(hostile) is not None  # a text key, never an evaluation
 
 
+@pytest.mark.parametrize("attack", [
+    "__import__('os').system('touch /tmp/mathtool-grader-pwned')",
+    "eval(chr(95)+chr(95)+chr(105))",
+    "().__class__.__bases__[0].__subclasses__()",
+    "open(chr(47))",
+    "x.func",
+    "exec(compile(chr(49), chr(120), chr(101)))",
+])
+def test_answers_that_are_code_never_reach_eval(attack, tmp_path):
+    assert not grading.is_safe(attack)
+    assert grading.answers_equal("1", attack) is False
+    assert grading.answer_key(attack) == grading.normalize_text(attack)
+    import os
+
+    assert not os.path.exists("/tmp/mathtool-grader-pwned")
+
+
 def test_answer_keys_merge_equal_values():
     assert grading.answer_key("0.5") == grading.answer_key("\\frac{1}{2}") == grading.answer_key("1/2")
     assert grading.answer_key("2") != grading.answer_key("3")

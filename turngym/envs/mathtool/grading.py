@@ -5,10 +5,15 @@ understands LaTeX and plain expressions and compares them symbolically; when it 
 side, a plain ``sympy`` comparison of the ASCII expressions still grades ``2^(n-1)`` against
 ``2**(n - 1)``; and answers that are words (CHAMP's "No") are compared as normalised text.
 
-The policy writes the answer, so the grader treats it as hostile input: answers longer than
-``MAX_ANSWER_CHARS`` or holding power towers/huge exponents are wrong without being parsed (sympy
-would try to evaluate ``9^9^9^9``), and in the main thread each stage runs under math-verify's own
-signal timeout. Grading never raises: anything that fails is "not equal".
+The policy writes the answer, so the grader treats it as hostile input. sympy's ``parse_expr``
+(used here and inside math-verify) evaluates its input with Python's ``eval``, so only a
+*formula* ever reaches a symbolic stage: characters from a math allow-list, and no identifier of
+two or more letters but known math names (``sqrt``, ``frac``, ``pi``...), which rules out
+``eval``, ``chr``, ``__import__``, attribute access and strings; anything else is compared as
+text only. Answers longer than ``MAX_ANSWER_CHARS`` or holding power towers/huge exponents are
+never evaluated either (sympy would try ``9^9^9^9``), and in the main thread (where envs run,
+in process or in vector workers) each symbolic stage runs under a signal timeout. Grading never
+raises: anything that fails is "not equal".
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ _TIMEOUT_S = 3
 #: an exponent with 4+ digits, or two exponentiations in a row (a tower)
 _DANGEROUS = re.compile(r"(\^|\*\*)\s*[{(]?\s*-?\d{4,}|(\^|\*\*)[^^*]{0,12}(\^|\*\*)|!\s*!|\d{3,}\s*!")
 _WORDS = re.compile(r"[a-z]+")
+#: characters a formula may hold (no quotes, backticks, ``@``, ``#``, ``;``, ``$``)
+_FORMULA_CHARS = re.compile(r"^[0-9A-Za-z\s+\-*/^().,=\\_{}\[\]!|<>:%±√π−×·÷≤≥∞′°]*$")
 _ASCII_FIXES = (("−", "-"), ("×", "*"), ("·", "*"), ("÷", "/"), ("^", "**"))
 
 
@@ -60,8 +67,9 @@ def normalize_text(answer: str) -> str:
 
 
 def is_safe(answer: str) -> bool:
-    """Whether an answer may be handed to sympy (bounded length, no power towers)."""
-    return len(answer) <= MAX_ANSWER_CHARS and not _DANGEROUS.search(answer)
+    """Whether an answer may be handed to sympy: a bounded formula of math names, no power towers."""
+    return (len(answer) <= MAX_ANSWER_CHARS and not _DANGEROUS.search(answer) and "__" not in answer
+            and bool(_FORMULA_CHARS.match(answer)) and not _has_words(answer))
 
 
 def _main_thread() -> bool:
@@ -113,13 +121,15 @@ def _sympy_expr(text: str) -> Any:
 
 def _sympy_equal(gold: str, pred: str) -> bool:
     import sympy
+    from math_verify.utils import timeout
 
-    g, p = _sympy_expr(gold), _sympy_expr(pred)
-    if g is None or p is None:
-        return False
+    def compare() -> bool:
+        g, p = _sympy_expr(gold), _sympy_expr(pred)
+        return g is not None and p is not None and bool(sympy.simplify(g - p) == 0)
+
     try:
-        return bool(sympy.simplify(g - p) == 0)
-    except Exception:  # noqa: BLE001 - grading never raises
+        return (timeout(_TIMEOUT_S)(compare) if _main_thread() else compare)()
+    except Exception:  # noqa: BLE001 - grading never raises (math-verify's TimeoutException included)
         return False
 
 
@@ -140,7 +150,7 @@ def answer_key(pred: str | None) -> str | None:
     if pred is None or not pred.strip():
         return None
     pred = pred.strip()
-    if is_safe(pred) and not _has_words(pred):
+    if is_safe(pred):
         parsed = _mv_parse(pred)
         if parsed:
             import sympy
@@ -155,7 +165,14 @@ def answer_key(pred: str | None) -> str | None:
     return normalize_text(pred)
 
 
-_MATH_WORDS = frozenset(("sqrt", "pi", "sin", "cos", "tan", "log", "ln", "exp", "frac", "dfrac", "cdot", "infty", "times"))
+#: names a formula may use (LaTeX commands without their backslash, and sympy's function names);
+#: none of them reaches anything outside sympy when ``parse_expr`` evaluates it
+_MATH_WORDS = frozenset((
+    "sqrt", "pi", "sin", "cos", "tan", "cot", "sec", "csc", "arcsin", "arccos", "arctan", "log", "ln", "exp",
+    "frac", "dfrac", "tfrac", "cdot", "times", "div", "infty", "oo", "pm", "mp", "left", "right", "le", "ge", "leq",
+    "geq", "neq", "ne", "approx", "circ", "degree", "binom", "dots", "ldots", "cdots", "quad", "displaystyle",
+    "mathrm", "lfloor", "rfloor", "lceil", "rceil", "floor", "ceiling", "theta", "alpha", "beta", "gamma", "phi",
+))
 
 
 def _has_words(text: str) -> bool:
