@@ -185,7 +185,14 @@ def test_void_turns_are_invalid_and_marked():
     assert "not closed" in obs and not term
     obs, *_ , info = env.step(code("print(5)"))
     assert info["void_turn"] is False and info["episode_void"] is True and obs == "```output\n5\n```\n"
+    obs, r, term, _, info = env.step("   ")
+    assert info["action_valid"] is False and info["void_turn"] and obs.startswith("Empty response.") and not term
     env.close()
+    last = turngym.make("MathTool-v0", split="test", max_tool_calls=0)  # one turn: an empty answer is a wrong one
+    last.reset(seed=0)
+    _, r, _, trunc, info = last.step("")
+    assert trunc and r == -1.0 and info["void_turn"]
+    last.close()
 
 
 def test_checkable_answer_protocol():

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from turngym.envs.base import InvalidAction, StepResult, TextEnv
+from turngym.envs.base import StepResult, TextEnv
 from turngym.envs.mathtool import grading
 from turngym.envs.mathtool.data import (
     DEFAULT_SOURCES,
@@ -173,26 +173,23 @@ class MathToolEnv(TextEnv):
 
     def _step(self, action: str) -> StepResult:
         assert self.task is not None
-        text = action.strip()
-        if not text:
-            raise InvalidAction(f"Empty response. Write Python code in a code block or give the answer. {ANSWER_SPEC}")
+        if not action.strip():
+            return self._void_turn("Empty response.")
         if len(action) > _MAX_ACTION_CHARS:
-            raise InvalidAction(f"Response longer than {_MAX_ACTION_CHARS} characters. {ANSWER_SPEC}")
+            return self._void_turn(f"Response longer than {_MAX_ACTION_CHARS} characters, so it was not read.")
         block = find_code(action, self.tags)
         if block is not None and self._calls < self.max_tool_calls:
             return self._tool_turn(block.code)
         if grading.last_boxed(action) is None:
-            return self._void_turn(action, block is not None)
+            if block is not None:
+                return self._void_turn("The tool-call budget is spent, so this code was not run.")
+            if has_open_code(action, self.tags):
+                return self._void_turn("The code block is not closed, so nothing was run.")
+            return self._void_turn("No code block and no final answer.")
         return self._answer_turn(action)
 
-    def _void_turn(self, action: str, budget_spent: bool) -> StepResult:
+    def _void_turn(self, why: str) -> StepResult:
         """Neither a runnable code block nor a boxed answer: an invalid turn, marked void (SimpleTIR)."""
-        if budget_spent:
-            why = "The tool-call budget is spent, so this code was not run."
-        elif has_open_code(action, self.tags):
-            why = "The code block is not closed, so nothing was run."
-        else:
-            why = "No code block and no final answer."
         self._void = True
         last = self.turn_count + 1 >= self.max_turns
         return StepResult(f"{why} {ANSWER_SPEC}", reward=self._reward(False) if last else 0.0, valid=False, info={"void_turn": True})
