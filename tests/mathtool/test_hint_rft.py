@@ -96,3 +96,21 @@ def test_hint_rft_cli_rejects_bad_arguments(tmp_path):
     assert res.exit_code == 2 and "--model DIR or --tiny" in res.output
     res = CliRunner().invoke(app, ["hint-rft", "--out", str(tmp_path / "x.jsonl"), "--tiny", "--env-kwarg", "nonsense"])
     assert res.exit_code == 2 and "KEY=VALUE" in res.output
+
+
+def test_a_trigger_word_in_the_models_own_text_is_replaced_by_the_hint(tiny):
+    import re
+
+    prompts = [[{"role": "user", "content": "What is 2 + 3?"}]]
+    sp = SamplingParams(max_new_tokens=24, temperature=1.0, seed=11)
+    (plain,) = tiny.generate(prompts, [sp])
+    words = re.findall(r"\b[A-Za-z]{3,}\b", plain.text)
+    assert words, plain.text
+    trigger = words[len(words) // 2]  # a word the model wrote by itself plays "Wait"
+    (hinted,) = HintBackend(tiny, hints=[PY_HINT], triggers=(trigger,), at_stop=False).generate(prompts, [sp])
+    cut = re.search(rf"\b{re.escape(trigger)}\b", plain.text).start()
+    (offset, hint), = hinted.hints
+    assert hint == PY_HINT and hinted.text[offset:].startswith(PY_HINT)
+    assert hinted.text[:offset].rstrip() == plain.text[:cut].rstrip()  # the model's text before its trigger is kept
+    keep = HintBackend(tiny)._token_prefix(list(plain.token_ids), cut)
+    assert hinted.token_ids[: len(keep)] == keep

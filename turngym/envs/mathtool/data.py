@@ -27,7 +27,8 @@ SPLITS = ("train", "test")
 RG_SOURCES = ("gsm_symbolic", "basic_arithmetic", "simple_equations", "lcm", "gcd", "fraction_simplification")
 SOURCES = (*RG_SOURCES, "champ")
 DEFAULT_SOURCES = SOURCES
-#: Items per reasoning-gym source and split (generated lazily; the test split is 200 tasks by default).
+#: Tasks listed per split, interleaved over the sources (the test split is 200); each reasoning-gym
+#: generator is sized to it and builds its items on demand.
 DEFAULT_SIZES = {"train": 20_000, "test": 200}
 INSTALL_HINT = "pip install 'turngym[math]'  (reasoning-gym, champ-dataset, math-verify)"
 
