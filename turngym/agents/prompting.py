@@ -105,7 +105,7 @@ TEMPLATES: dict[str, Callable[[str], TemplateFn]] = {
     "compact": compact_template,
 }
 #: env id prefix (lower case) -> template name, for ``"auto"``
-ENV_FAMILIES: dict[str, str] = {"keydoor": "keydoor", "toolcalc": "toolcalc", "alfworld": "alfworld", "webshop": "webshop", "searchqa": "searchqa"}
+ENV_FAMILIES: dict[str, str] = {"keydoor": "keydoor", "toolcalc": "toolcalc", "alfworld": "alfworld", "webshop": "webshop", "searchqa": "searchqa", "mathtool": "mathtool"}
 
 
 def register_template(name: str, factory: Callable[[str], TemplateFn], *, env_prefix: str | None = None) -> None:

@@ -32,6 +32,7 @@ _SUBCOMMANDS = {
     "train": "turngym.cli.train",
     "replay": "turngym.cli.replay",
     "search": "turngym.cli.search",
+    "hint-rft": "turngym.cli.hint_rft",
 }
 
 for _name, _module in _SUBCOMMANDS.items():

@@ -11,6 +11,7 @@ _BUILTIN = {
     "Code-v0": "turngym.envs.code.env:CodeEnv",
     "ToolCall-v0": "turngym.envs.toolcall.env:ToolCallEnv",
     "Discussion-v0": "turngym.envs.discussion.env:DiscussionEnv",
+    "MathTool-v0": "turngym.envs.mathtool.env:MathToolEnv",
 }
 
 for _env_id, _entry in _BUILTIN.items():
