@@ -65,7 +65,8 @@ def test_dry_run_plans_the_gpu_recipe_without_weights(path):
     console = Console(record=True, width=160)
     plan = print_plan(load_config(path, profile="none"), console)
     text = console.export_text()
-    published = {"Qwen/Qwen2.5-1.5B-Instruct": (1.5e9, 1.6e9), "Qwen/Qwen2.5-3B-Instruct": (3.0e9, 3.2e9)}
+    published = {"Qwen/Qwen2.5-1.5B-Instruct": (1.5e9, 1.6e9), "Qwen/Qwen2.5-3B-Instruct": (3.0e9, 3.2e9),
+                 "Qwen/Qwen2.5-Coder-7B-Instruct": (7.5e9, 7.7e9), "Qwen/Qwen2.5-Math-7B": (7.5e9, 7.7e9), "Qwen/Qwen3-8B": (8.1e9, 8.3e9)}
     low, high = published[load_config(path, profile="none").model.path]
     assert low < plan["params"] < high  # from the model's published shape
     assert "vLLM KV cache" in text and "trainer total" in text and "nothing was loaded" in text

@@ -50,6 +50,9 @@ KNOWN_SHAPES: dict[str, Shape] = {
     "Qwen/Qwen2.5-1.5B-Instruct": Shape(1536, 28, 12, 2, 8960, 151936, True),
     "Qwen/Qwen2.5-3B-Instruct": Shape(2048, 36, 16, 2, 11008, 151936, True),
     "Qwen/Qwen2.5-7B-Instruct": Shape(3584, 28, 28, 4, 18944, 152064, False),
+    "Qwen/Qwen2.5-Coder-7B-Instruct": Shape(3584, 28, 28, 4, 18944, 152064, False),
+    "Qwen/Qwen2.5-Math-7B": Shape(3584, 28, 28, 4, 18944, 152064, False),
+    "Qwen/Qwen3-8B": Shape(4096, 36, 32, 8, 12288, 151936, False),
 }
 
 GiB = 1024**3
