@@ -198,3 +198,17 @@ def test_hindsight_rewards_of_the_wrong_shape_are_ignored_not_raised():
 def test_judge_consensus_flag_reads_the_debaters_last_round():
     (ep,) = run({}, rounds=1, aggregate="judge")
     assert ep.turns[-1].agent == "judge" and ep.turns[-1].info["answer_source"] == "judge" and ep.turns[-1].info["consensus"]
+
+
+def test_discussion_over_mathtool():
+    """MathTool-v0 implements CheckableAnswer (boxed answers, math-verify keys): a debate over it
+    votes on normalised answers, and a persuadable agent joins the correct majority."""
+    pytest.importorskip("reasoning_gym")
+    behaviours = {"agent0": "correct", "agent1": "correct", "agent2": "persuadable"}
+    eps = run(behaviours, n_tasks=2, fmt=lambda a: f"The answer is \\boxed{{{a}}}.", env="MathTool-v0", rounds=2, credit="team")
+    for ep in eps:
+        assert ep.won and ep.turns[0].info["ground_truth"]
+        assert "\\boxed" in ep.turns[0].observation  # the wrapped env's answer_spec reaches the agents
+        assert [t.info["verified"] for t in ep.turns] == [1.0, 1.0, 0.0, 1.0, 1.0, 1.0]
+    wrong = run({"agent0": "wrong", "agent1": "wrong", "agent2": "correct"}, fmt=lambda a: f"\\boxed{{{a}}}", env="MathTool-v0", rounds=1)
+    assert not wrong[0].won
