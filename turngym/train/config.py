@@ -101,6 +101,7 @@ class AlgoConfig(_Section):
     prm: dict[str, float] = Field(default_factory=dict, description="OPRL implicit PRM: beta, lr, grad_clip.")
     dynamic_sampling: bool = False
     max_resample: int = Field(3, ge=0)
+    filter_void: bool = Field(False, description="SimpleTIR: episodes with a void turn (info['void_turn']) take no part in the update.")
 
 
 class OptimConfig(_Section):

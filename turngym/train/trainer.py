@@ -354,6 +354,8 @@ class Trainer:
             table.tool_match_reward = algo_inputs.tool_match_column(episodes, preset=self.cfg.algo.preset)
         result = compute_advantages(self.cfg.algo.name, table, preset=self.cfg.algo.preset, **self.cfg.algo.params)
         table.write_back(episodes, result.advantage, result.clip_scale)
+        if self.cfg.algo.filter_void:
+            metrics["filter/void_episodes"] = float(_mask_void_episodes(episodes))
         adv = np.asarray(result.advantage)
         return {**metrics, "adv/mean": float(adv.mean()), "adv/std": float(adv.std()), "adv/nonzero": float((adv != 0).mean())}
 
@@ -461,6 +463,19 @@ class Trainer:
             self.store.close()
         if getattr(self, "metrics", None) is not None:
             self.metrics.close()
+
+
+def _mask_void_episodes(episodes: list[Episode]) -> int:
+    """SimpleTIR's trajectory filter: an episode with a void turn (a response that neither ran code
+    nor answered, ``info["void_turn"]``) gets zero advantage on every turn, so it takes no part in
+    the update (it still counted in its group's baseline, as computed before the filter)."""
+    n = 0
+    for ep in episodes:
+        if any(t.info.get("void_turn") for t in ep.turns):
+            n += 1
+            for t in ep.turns:
+                t.advantage = [0.0] * len(t.advantage) if isinstance(t.advantage, list) else 0.0
+    return n
 
 
 def _drop_flat_groups(episodes: list[Episode]) -> list[Episode]:
