@@ -6,10 +6,14 @@ Runs the real update (``turngym.train.update.policy_update`` on a synthetic batc
 samples) as one plain process and as an N-rank torchrun job that shards the policy with FSDP2
 (gloo on CPU, nccl on CUDA). The same batch is split by whole groups across ranks, so the N-rank
 job does the same total work; what should fall ~1/N is each rank's share of parameter and optimizer
-memory (the point of sharding) and, on N devices, the step time. On a CPU box whose cores are shared
-by the ranks the step time does not fall (the ranks compete for the same cores, and gloo
-collectives add their cost); the table says so instead of pretending. On a GPU machine the same
-script reports tokens/s per GPU and ``torch.cuda.max_memory_allocated``.
+memory (the point of sharding) and, on N devices, the step time. On a CPU box the ranks share the
+machine's cores (each rank gets cores/N threads, the single process all of them), so the step time
+there measures thread scaling plus gloo's collectives, not device scaling; read it as such. On a
+GPU machine the same script reports tokens/s per GPU and ``torch.cuda.max_memory_allocated``.
+
+Seen here (2 cores, load ~3.5 from other work, `--size small` = 26M parameters): step 20.6 s at one
+process, 9.7 s at two ranks; peak RSS 2,530 MB vs 1,660-1,730 MB per rank; parameters + AdamW
+state 290 MB vs 145 MB per rank (0.50x).
 """
 
 from __future__ import annotations
