@@ -2,7 +2,8 @@
 
 A checkpoint directory ``RUN_DIR/checkpoints/step_000010/`` holds the policy in HF format (full
 weights via ``save_pretrained``, or the peft adapter for LoRA), the tokenizer, and
-``trainer_state.pt`` (optimizer, RNG states of python/numpy/torch, the task sampler's position,
+``turngym_agent.json`` (the template, projection, history and token budget the policy was trained
+with, so a rollout of the checkpoint prompts it the same way), and ``trainer_state.pt`` (optimizer, RNG states of python/numpy/torch, the task sampler's position,
 the step). It is written to a temporary directory and renamed into place, so a crash while saving
 never leaves a half checkpoint that resume would pick.
 """
@@ -16,6 +17,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from turngym.agents.settings import write_agent_settings
 
 STATE_FILE = "trainer_state.pt"
 
@@ -34,7 +37,9 @@ def checkpoint_dir(run_dir: Path, step: int) -> Path:
     return Path(run_dir) / "checkpoints" / f"step_{step:06d}"
 
 
-def save_checkpoint(run_dir: Path, step: int, model: Any, tokenizer: Any, state: dict[str, Any], keep: int = 2) -> Path:
+def save_checkpoint(
+    run_dir: Path, step: int, model: Any, tokenizer: Any, state: dict[str, Any], keep: int = 2, agent_settings: dict[str, Any] | None = None
+) -> Path:
     final = checkpoint_dir(run_dir, step)
     tmp = final.with_name(final.name + ".tmp")
     if tmp.exists():
@@ -42,6 +47,8 @@ def save_checkpoint(run_dir: Path, step: int, model: Any, tokenizer: Any, state:
     tmp.mkdir(parents=True)
     model.save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
+    if agent_settings is not None:  # how to prompt these weights (turngym rollout --policy reads it)
+        write_agent_settings(tmp, agent_settings)
     torch.save({**state, "step": step, "rng": rng_state()}, tmp / STATE_FILE)
     if final.exists():
         shutil.rmtree(final)
