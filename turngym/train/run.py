@@ -59,7 +59,9 @@ def run_behaviour_cloning(trainer: Trainer, console: Console) -> dict[str, float
     return metrics
 
 
-def train(cfg: TrainConfig, *, resume: bool = False, run_dir: Any = None, console: Console | None = None) -> dict[str, Any]:
+def train(
+    cfg: TrainConfig, *, resume: bool = False, run_dir: Any = None, console: Console | None = None, overrides: list[str] | None = None
+) -> dict[str, Any]:
     """Run (or resume) a training run; returns the evaluation results by stage."""
     console = console or Console()
     trainer = Trainer(cfg, run_dir=run_dir, resume=resume)
@@ -67,6 +69,11 @@ def train(cfg: TrainConfig, *, resume: bool = False, run_dir: Any = None, consol
     results: dict[str, Any] = {}
     trainer.setup()
     try:
+        record_segment(trainer.run_dir, cfg, overrides or [], resumed_at=trainer.step if resume else None)
+        if resume:  # the stages before the checkpoint were evaluated by the first segment: read them back
+            results.update(_stage_results(trainer.metrics.read(), bc=cfg.bc.enabled))
+        if trainer.cleared_failed_start:
+            console.print(f"[yellow]{trainer.run_dir} held a start that failed before its first checkpoint; starting afresh there[/]")
         console.print(f"run [bold]{trainer.run_id}[/] in [bold]{trainer.run_dir}[/] · env {cfg.env.id} · algo {cfg.algo.name} ({cfg.algo.preset})")
         if not trainer.bc_done:
             record: dict[str, Any] = {"step": 0}
@@ -82,7 +89,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, run_dir: Any = None, consol
             trainer.bc_done = True
             trainer.metrics.log(record)
             trainer.save()
-        elif cfg.eval.before and trainer.step == 0:
+        elif cfg.eval.before and trainer.step == 0 and not resume:  # (a resumed run logged its step 0 already)
             results["initial"] = trainer.evaluate()
             trainer.metrics.log({"step": 0, **results["initial"]})
         steps = cfg.run.steps
@@ -112,6 +119,44 @@ def train(cfg: TrainConfig, *, resume: bool = False, run_dir: Any = None, consol
     finally:
         trainer.close()
     return results
+
+
+def record_segment(run_dir: Any, cfg: TrainConfig, overrides: list[str], *, resumed_at: int | None) -> None:
+    """Every segment of a run (the start and each ``--resume``) with its overrides goes into
+    ``run.json``; ``config.yaml`` is rewritten with the config now in force, headed by a comment
+    that lists the segments, so the file says what the resumed part really ran with."""
+    import json
+    from pathlib import Path
+
+    import yaml
+
+    run_dir = Path(run_dir)
+    info_path = run_dir / "run.json"
+    info = json.loads(info_path.read_text()) if info_path.exists() else {}
+    segments = info.setdefault("segments", [])
+    segments.append({"started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "resumed_at_step": resumed_at, "overrides": list(overrides)})
+    info_path.write_text(json.dumps(info, indent=2))
+    lines = ["# turngym run config: the settings now in force. Segments of this run:"]
+    for i, seg in enumerate(segments):
+        start = "start" if seg["resumed_at_step"] is None else f"--resume at step {seg['resumed_at_step']}"
+        lines.append(f"#   {i + 1}. {start} ({seg['started_at']}): overrides {' '.join(seg['overrides']) or '(none)'}")
+    (run_dir / "config.yaml").write_text("\n".join(lines) + "\n" + yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+
+
+def _stage_results(rows: list[dict[str, Any]], *, bc: bool) -> dict[str, Any]:
+    """The initial and behaviour-cloned evaluations as the first segment logged them at step 0."""
+    first = next((r for r in rows if r.get("step") == 0), None)
+    if first is None:
+        return {}
+    out: dict[str, Any] = {}
+    initial = {k.removeprefix("init_"): v for k, v in first.items() if k.startswith("init_eval/")}
+    current = {k: v for k, v in first.items() if k.startswith("eval/")}
+    if bc:
+        out.update({"initial": initial} if initial else {})
+        out.update({"bc": current} if current else {})
+    elif current or initial:
+        out["initial"] = current or initial
+    return out
 
 
 def _print_table(console: Console, cfg: TrainConfig, results: dict[str, Any]) -> None:

@@ -46,6 +46,7 @@ def validate_combination(cfg: TrainConfig) -> None:
 
     if cfg.algo.name not in estimators:
         raise ConfigError(f"algo.name {cfg.algo.name!r} is not a registered estimator ({', '.join(estimators)})")
+    _validate_algo_params(cfg, estimators[cfg.algo.name])
     try:
         env = turngym.make(cfg.env.id, **cfg.env.kwargs)
     except Exception as exc:
@@ -80,6 +81,23 @@ def validate_combination(cfg: TrainConfig) -> None:
         logger.warning("distributed.ray with the vllm backend on CPU: each Ray worker starts its own vLLM engine")
 
 
+def _validate_algo_params(cfg: TrainConfig, estimator: Any) -> None:
+    """``algo.params`` against the estimator's own parameters and value checks, so a typo such as
+    ``gama`` fails in the dry run, not after minutes of behaviour cloning."""
+    import dataclasses
+    import difflib
+
+    allowed = [f.name for f in dataclasses.fields(estimator.config)]
+    unknown = [k for k in cfg.algo.params if k not in allowed]
+    if unknown:
+        hints = [f"{k}" + (f" (did you mean {close[0]}?)" if (close := difflib.get_close_matches(k, allowed, n=1)) else "") for k in unknown]
+        raise ConfigError(f"algo.params: {cfg.algo.name} has no parameter(s) {', '.join(hints)}; its parameters: {', '.join(allowed)}")
+    try:
+        estimator.make_config(cfg.algo.preset, **cfg.algo.params)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"algo.params of {cfg.algo.name} ({cfg.algo.preset}): {exc}") from None
+
+
 class Trainer:
     def __init__(self, cfg: TrainConfig, *, run_dir: Path | None = None, resume: bool = False, console: Any = None) -> None:
         self.cfg = cfg
@@ -105,8 +123,16 @@ class Trainer:
         latest = ckpt.latest_checkpoint(self.run_dir) if self.resume else None
         if self.resume and latest is None:
             raise FileNotFoundError(f"--resume: no checkpoint under {self.run_dir / 'checkpoints'}")
+        self.cleared_failed_start = False
+        if not self.resume and ckpt.list_checkpoints(self.run_dir):
+            raise FileExistsError(
+                f"{self.run_dir} already holds a run with checkpoints; continue it with `turngym train --resume {self.run_dir}` "
+                "or start a new one with another run.out=DIR"
+            )
         if not self.resume and (self.run_dir / "metrics.jsonl").exists():
-            raise FileExistsError(f"{self.run_dir} already holds a run; use --resume or another run.out")
+            # an earlier start died before its first checkpoint: nothing to resume, so start afresh
+            _clear_failed_start(self.run_dir)
+            self.cleared_failed_start = True
         self._seed_everything(cfg.run.seed)
         model_dir = self._model_dir(latest)
         self.model, self.tokenizer = self._load_policy(model_dir, adapter_dir=latest if latest and cfg.model.lora.enabled else None)
@@ -384,6 +410,20 @@ class Trainer:
             self.store.close()
         if getattr(self, "metrics", None) is not None:
             self.metrics.close()
+
+
+#: What a start writes before its first checkpoint (and a failed start leaves behind).
+_START_FILES = ("metrics.jsonl", "run.json", "config.yaml", "episodes.db", "episodes.db-wal", "episodes.db-shm")
+_START_DIRS = ("tensorboard", "init_model", "sync_adapter")
+
+
+def _clear_failed_start(run_dir: Path) -> None:
+    import shutil
+
+    for name in _START_FILES:
+        (run_dir / name).unlink(missing_ok=True)
+    for name in _START_DIRS:
+        shutil.rmtree(run_dir / name, ignore_errors=True)
 
 
 def _drop_flat_groups(episodes: list[Episode]) -> list[Episode]:
