@@ -17,14 +17,17 @@ TINY_RUN = [
 ]
 
 
-def cli_env() -> dict[str, str]:
-    return {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "80", "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+def cli_env(extra_path: str | None = None) -> dict[str, str]:
+    path = os.pathsep.join(p for p in (extra_path, str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "80", "PYTHONPATH": path}
 
 
-def turngym_cli(*args: str, check: bool = False, input: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+def turngym_cli(
+    *args: str, check: bool = False, input: str | None = None, timeout: float = 300, extra_path: str | None = None
+) -> subprocess.CompletedProcess:
     """The real entry point in a fresh process (``python -m turngym.cli.main``)."""
     return subprocess.run(
-        [sys.executable, "-m", "turngym.cli.main", *map(str, args)], capture_output=True, text=True, env=cli_env(),
+        [sys.executable, "-m", "turngym.cli.main", *map(str, args)], capture_output=True, text=True, env=cli_env(extra_path),
         check=check, input=input, timeout=timeout, cwd=ROOT,
     )
 

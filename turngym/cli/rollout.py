@@ -124,7 +124,6 @@ def rollout(
     split = split if split is not None else run_defaults.get("eval_split")
     threads = threads if threads is not None else run_defaults.get("threads")
     _check_env(env_id, kwargs, seed, split)
-    _check_out(out)
 
     run_id = new_id()[:12]
     config: dict[str, Any] = {"env_id": env_id, "n": n, "group": group, "seed": seed, "split": split, "env_kwargs": kwargs}
@@ -191,6 +190,12 @@ def rollout(
         if inherited:
             console.print(f"agent settings of {policy}: {', '.join(inherited)} (flags override them)", highlight=False)
         config.update(policy=policy, backend=backend, temperature=temperature, top_p=top_p, sampling_seed=sampling_seed, **chosen)
+    try:
+        _check_out(out)
+    except typer.Exit:
+        if policy_backend is not None:
+            policy_backend.close()
+        raise
     total = n * group
     wins = 0
     t0 = time.monotonic()
