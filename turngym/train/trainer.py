@@ -355,7 +355,10 @@ class Trainer:
             self.eval_agent = self._make_agent(self.backend, temperature=cfg.policy.eval_temperature)
             self.eval_engine = self._make_engine(self.eval_agent)
         set_sampling_seed(self.eval_agent, EVAL_SEED_BASE)
-        episodes = self.eval_engine.run(tasks, group_size=1, run_id=self.run_id)
+        episodes = self.eval_engine.run(tasks, group_size=1, run_id=self.run_id, step=self.step)
+        for e in episodes:  # stored to be found (turngym replay RUN --list --failed), kept apart from training data
+            e.tag = "eval"
+        self.store.write(episodes)
         return summarize(episodes, "eval")
 
     # -- the loop -------------------------------------------------------------------------------
