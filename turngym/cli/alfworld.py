@@ -8,8 +8,11 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
+
+from turngym.cli.common import fail
 
 app = typer.Typer(help="ALFWorld on the real TextWorld engine: generate games, counts, expert sweeps.", no_args_is_help=True)
 
@@ -22,6 +25,16 @@ def _require() -> None:
     except ImportError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from exc
+
+
+def _task_set(split: str, seed: int, cache_dir: Path | None) -> Any:
+    """The generated task set of ``split``, or a one-line error naming ``--split``."""
+    from turngym.envs.alfworld.tasks import TaskSet
+
+    try:
+        return TaskSet(split, seed=seed, cache_dir=cache_dir)
+    except ValueError as exc:
+        fail(f"--split {split}: {exc}")
 
 
 @app.command()
@@ -38,7 +51,7 @@ def generate(
     from turngym.envs.alfworld.generator import TaskSpec
     from turngym.envs.alfworld.tasks import TaskSet
 
-    ts = TaskSet(split, seed=seed, cache_dir=cache_dir)
+    ts = _task_set(split, seed, cache_dir)
     if start + n > len(ts):
         typer.echo(f"split {ts.split} has {len(ts)} tasks; --start {start} --n {n} goes past it", err=True)
         raise typer.Exit(2)
@@ -73,11 +86,14 @@ def stats(
     from turngym.envs.alfworld.tasks import TaskSet, load_games_dir, task_spec
 
     if games_dir is not None:
-        records = load_games_dir(games_dir)
+        try:
+            records = load_games_dir(games_dir)
+        except (FileNotFoundError, ValueError) as exc:
+            fail(f"--games-dir {games_dir}: {exc}")
         label = str(games_dir)
         by_type, by_room, _ = counts(records)
     else:
-        ts = TaskSet(split, seed=seed, cache_dir=cache_dir)
+        ts = _task_set(split, seed, cache_dir)
         n = min(n, len(ts))
         label = f"{ts.split} (seed {seed}, first {n} of {len(ts)})"
         specs = [task_spec(ts.split, i, seed=seed) for i in range(n)]

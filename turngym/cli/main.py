@@ -45,7 +45,24 @@ for _name, _module in _SUBCOMMANDS.items():
 
 
 def main() -> None:
-    app()
+    """The console script. Every expected bad input exits with its own message; anything that
+    still escapes a command is a turngym bug, reported in one paragraph (the traceback only with
+    ``TURNGYM_TRACEBACK=1``) rather than as a wall of frames."""
+    import os
+    import sys
+
+    try:
+        app()
+    except Exception as exc:
+        if os.environ.get("TURNGYM_TRACEBACK"):
+            raise
+        command = " ".join(sys.argv[1:3])
+        print(
+            f"error: turngym {command} failed with {type(exc).__name__}: {exc}. This is not a message turngym meant to give: "
+            "please report it (rerun with TURNGYM_TRACEBACK=1 for the traceback).",
+            file=sys.stderr,
+        )
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -91,7 +91,14 @@ def replay(
             if export:
                 from turngym.replay.render import export_html
 
-                path = export_html(run, ep.episode_id, export)
+                if export.is_dir():
+                    typer.echo(f"--export {export} is a directory; give the HTML file to write", err=True)
+                    raise typer.Exit(2)
+                try:
+                    path = export_html(run, ep.episode_id, export)
+                except OSError as exc:
+                    typer.echo(f"--export {export}: cannot write it ({exc.strerror or exc})", err=True)
+                    raise typer.Exit(2) from None
                 typer.echo(f"wrote {path}")
             return
         import uvicorn
