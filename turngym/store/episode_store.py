@@ -168,6 +168,7 @@ class EpisodeStore:
                 conn.execute("PRAGMA synchronous = NORMAL")
                 self._init_schema()
             self._check_schema()
+            self._check_integrity()
         except sqlite3.DatabaseError as exc:
             conn.close()
             if type(exc) is sqlite3.DatabaseError:  # "file is not a database"; not a lock timeout
@@ -211,6 +212,17 @@ class EpisodeStore:
             raise ValueError(f"{self.path} is not an episode store (no turngym schema)")
         if version == 1:  # read-only: see READONLY_V1_VIEW
             self._conn.execute(READONLY_V1_VIEW)
+
+    def _check_integrity(self) -> None:
+        """A damaged page anywhere fails here, at open, with this store's message, instead of as a
+        bare ``sqlite3.DatabaseError`` from whichever later query first reads it. ``quick_check``
+        walks every b-tree page (measured ~50 ms for a 41 MB run store in the page cache)."""
+        problem = self._conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+        if problem != "ok":
+            raise ValueError(
+                f"{self.path} is a corrupt episode store ({' '.join(problem.split())}); restore it from a copy, or salvage it "
+                f"with `sqlite3 {self.path} .recover | sqlite3 recovered.db`"
+            )
 
     @contextmanager
     def _transaction(self, *, write: bool = True) -> Iterator[sqlite3.Connection]:
