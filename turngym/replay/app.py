@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Body, FastAPI, HTTPException, Query
 from fastapi import Path as PathParam
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -78,6 +80,12 @@ def create_app(run: RunDir | str | Path) -> FastAPI:
         default_response_class=_SafeJSON,
     )
     app.state.run = run
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_request: Any, exc: RequestValidationError) -> JSONResponse:
+        # the default handler echoes the input, and JSON cannot carry NaN/inf: a body such as
+        # {"turn": 1e999} answered 500; the safe encoder turns them into null and it stays a 422
+        return _SafeJSON(status_code=422, content={"detail": jsonable_encoder(exc.errors())})
     # One policy branch at a time: a loaded model is shared and generation is not thread-safe.
     policy_lock = threading.Lock()
 
@@ -159,7 +167,7 @@ def create_app(run: RunDir | str | Path) -> FastAPI:
         )
 
     @app.get(
-        "/api/episodes/{episode_id}", response_model=EpisodeView, responses=_ERRORS
+        "/api/episodes/{episode_id:path}", response_model=EpisodeView, responses=_ERRORS
     )
     def episode(episode_id: Annotated[str, PathParam(max_length=200)]) -> EpisodeView:
         ep = get_episode(episode_id)
@@ -182,7 +190,7 @@ def create_app(run: RunDir | str | Path) -> FastAPI:
             open=rerun.is_open(ep),
         )
 
-    @app.get("/api/groups/{group_id}", response_model=GroupView, responses=_ERRORS)
+    @app.get("/api/groups/{group_id:path}", response_model=GroupView, responses=_ERRORS)
     def group(group_id: Annotated[str, PathParam(max_length=200)]) -> GroupView:
         members = run.store.group(group_id)
         if not members:
@@ -216,7 +224,7 @@ def create_app(run: RunDir | str | Path) -> FastAPI:
         return MetricsResponse(rows=rows, keys=keys, problems=problems)
 
     @app.post(
-        "/api/episodes/{episode_id}/replay",
+        "/api/episodes/{episode_id:path}/replay",
         response_model=ReplayReport,
         responses=_ERRORS,
     )
@@ -229,7 +237,7 @@ def create_app(run: RunDir | str | Path) -> FastAPI:
         return ReplayReport.model_validate(result, from_attributes=True)
 
     @app.post(
-        "/api/episodes/{episode_id}/branch",
+        "/api/episodes/{episode_id:path}/branch",
         response_model=BranchResponse,
         status_code=201,
         responses={**_ERRORS, 409: {"model": ErrorBody}, 501: {"model": ErrorBody}},

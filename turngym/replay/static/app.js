@@ -29,7 +29,7 @@ function fmt(x, d = 3) {
   if (typeof x !== "number") return esc(x);
   return Number.isInteger(x) ? String(x) : x.toFixed(d);
 }
-const short = (id) => (id ? String(id).slice(0, 8) : "–");
+const short = (id) => (id ? esc(String(id).slice(0, 8)) : "–"); // ids are stored text too: escaped like it
 function toast(msg) {
   const t = $("#toast"); t.textContent = msg; t.className = "show";
   clearTimeout(toast.timer); toast.timer = setTimeout(() => (t.className = ""), 4000);
