@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 
 import typer
+
+# Library progress bars (HF "Loading weights", "Writing model shards") would interleave with our
+# own progress display; turngym reports loading and saving itself.
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 from turngym.cli import envs as envs_cli
 
@@ -22,6 +27,21 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 envs_cli.attach(app)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from turngym import __version__
+
+        typer.echo(f"turngym {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the turngym version and exit."),
+) -> None:
+    """Multi-turn RL for LLM agents: envs, rollouts, turn-level credit assignment, replay."""
 
 #: name -> module holding ``app`` (a typer sub-app) or ``attach(app)`` (top-level commands).
 _SUBCOMMANDS = {

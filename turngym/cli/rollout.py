@@ -259,30 +259,32 @@ def _check_out(out: Path) -> None:
 def _print_summary(episodes: list[Any], *, env_id: str, label: str, run_id: str, elapsed: float, with_tokens: bool, out: Path) -> None:
     from turngym.core.episode import summarize
 
-    summary = Table(title=f"{env_id} · {label} · run {run_id}")
-    columns = ["episodes", "success", "mean reward", "mean turns", "invalid rate", "errors", "episodes/s"]
     stats = summarize(episodes)
-    row = [
-        str(len(episodes)),
-        f"{stats['success']:.3f}",
-        f"{stats['reward_mean']:.3f}",
-        f"{stats['turns_mean']:.2f}",
-        f"{stats['invalid_rate']:.3f}",
-        str(int(stats["errors"])),
-        f"{len(episodes) / max(elapsed, 1e-9):.1f}",
+    rows = [
+        ("episodes", str(len(episodes))),
+        ("success", f"{stats['success']:.3f}"),
+        ("mean reward", f"{stats['reward_mean']:.3f}"),
+        ("mean turns", f"{stats['turns_mean']:.2f}"),
+        ("invalid rate", f"{stats['invalid_rate']:.3f}"),
+        ("errors", str(int(stats["errors"]))),
+        ("episodes/s", f"{len(episodes) / max(elapsed, 1e-9):.1f}"),
     ]
     if with_tokens:
-        columns += ["turns/s", "tokens/s"]
-        row += [f"{stats['turns'] / elapsed:.1f}", f"{stats['response_tokens'] / elapsed:.0f}"]
-    for col in columns:
-        summary.add_column(col, justify="right")
-    summary.add_row(*row)
+        rows += [("turns/s", f"{stats['turns'] / elapsed:.1f}"), ("tokens/s", f"{stats['response_tokens'] / elapsed:.0f}")]
+    # one row per metric: fits 80 columns with no header cut short; the same numbers once, as
+    # "name value" pairs that grep reads too
+    console.print(f"[bold]{env_id}[/] · {label} · run {run_id}", highlight=False)
+    summary = Table(show_header=False)
+    summary.add_column("metric")
+    summary.add_column("value", justify="right")
+    for name, value in rows:
+        summary.add_row(name, value)
     console.print(summary)
-    console.print(" · ".join(f"{c} {v}" for c, v in zip(columns, row)), highlight=False)  # greppable in logs
     errors = [e.error for e in episodes if e.error]
     if errors:
         console.print(f"[yellow]{len(errors)} episode(s) ended with an error, e.g.:[/] {errors[0]}", markup=True, highlight=False)
-    console.print(f"episodes written to [bold]{out}[/] (run {run_id})")
+    console.print(f"episodes written to {out} (run {run_id}); list them with:", highlight=False)
+    console.print(f"turngym replay {out} --list", soft_wrap=True, highlight=False, markup=False)  # one line: copyable
 
 
 def _make_backend(kind: str, policy: str, *, batch_size: int, model: str | None, tokenizer: str | None) -> Any:

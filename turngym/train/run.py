@@ -170,4 +170,6 @@ def _print_table(console: Console, cfg: TrainConfig, results: dict[str, Any]) ->
             continue
         table.add_row(label, f"{r['eval/success']:.3f}", f"{r['eval/reward_mean']:.3f}", f"{r['eval/turns_mean']:.2f}", f"{r['eval/invalid_rate']:.3f}")
     console.print(table)
-    console.print(f"finished in {results['seconds']:.0f} s. Open the replay of this run with:  [bold]turngym replay {results['run_dir']}[/]")
+    console.print(f"finished in {results['seconds']:.0f} s. Open the replay of this run with:")
+    # its own line, never wrapped, so it can be copied whole
+    console.print(f"turngym replay {results['run_dir']}", soft_wrap=True, highlight=False, markup=False)
