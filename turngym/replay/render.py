@@ -27,6 +27,13 @@ def _fmt(x: Any) -> str:
     return f"{x:.3f}" if isinstance(x, float) else str(x)
 
 
+#: What the abbreviations of ``episode_text`` mean (printed under its header).
+TEXT_LEGEND = (
+    "legend: tokens are 'text' (or #id without a tokenizer), m = loss mask (1 trained, 0 env text), "
+    "lp = rollout logprob, Δ = trainer minus rollout logprob; advantage None = not trained on"
+)
+
+
 def episode_text(ep: Episode, tokens: list[list[str] | None] | None = None) -> str:
     """A plain-text transcript with the training fields of each turn."""
     lines = [
@@ -39,7 +46,9 @@ def episode_text(ep: Episode, tokens: list[list[str] | None] | None = None) -> s
         ),
         f"{'WON' if ep.won else 'FAILED'}  reward {_fmt(ep.outcome_reward)}  turns {len(ep.turns)}"
         + ("  truncated" if ep.truncated else "")
-        + (f"  error: {ep.error}" if ep.error else ""),
+        + (f"  error: {ep.error}" if ep.error else "")
+        + (f"  tag {ep.tag}" if ep.tag else ""),
+        TEXT_LEGEND,
     ]
     for k, t in enumerate(ep.turns):
         lines.append("")
