@@ -104,3 +104,17 @@ def test_hostile_ids_in_the_live_list(hostile_run):
         srv.should_exit = True
         thread.join(10)
         app.state.run.close()
+
+
+def test_the_view_names_the_checkpoint_that_produced_the_episode(run_dir):
+    with EpisodeStore(run_dir) as store:
+        ep = store.query(limit=1)[0]
+        train = ep.model_copy(update={"episode_id": "train-at-7", "step": 7, "run_id": "r1"})
+        evald = ep.model_copy(update={"episode_id": "eval-at-7", "step": 7, "run_id": "r1", "tag": "eval"})
+        store.write([train, evald])
+    app = create_app(run_dir)
+    with TestClient(app) as client:
+        assert client.get("/api/episodes/train-at-7").json()["policy"] == "checkpoints/step_000006"  # rolled out before update 7
+        body = client.get("/api/episodes/eval-at-7").json()
+        assert body["policy"] == "checkpoints/step_000007" and body["policy_kept"] is False
+    app.state.run.close()

@@ -70,6 +70,17 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _producing_checkpoint(ep: Any) -> str | None:
+    """The checkpoint name of the weights that generated ``ep``: a training rollout of step s ran
+    the policy after s - 1 updates, an evaluation (tag ``eval``) at step s the one after s."""
+    if ep.step is None or ep.run_id in ("", "play"):
+        return None
+    updates = ep.step if ep.tag == "eval" else ep.step - 1
+    if ep.tag == "branch" or updates < 0:
+        return None
+    return f"checkpoints/step_{updates:06d}"
+
+
 def create_app(run: RunDir | str | Path) -> FastAPI:
     """The viewer app for one run directory (a ``RunDir`` or a path to open)."""
     run = run if isinstance(run, RunDir) else RunDir(run)
@@ -188,6 +199,8 @@ def create_app(run: RunDir | str | Path) -> FastAPI:
                 parent_id=ep.episode_id, order_by="created_at"
             ),
             open=rerun.is_open(ep),
+            policy=(name := _producing_checkpoint(ep)),
+            policy_kept=name is not None and name in run.checkpoints(),
         )
 
     @app.get("/api/groups/{group_id:path}", response_model=GroupView, responses=_ERRORS)

@@ -65,6 +65,12 @@ class EpisodeView(BaseModel):
     open: bool = Field(
         description="Whether a further action can be appended (branch at turn = num_turns)."
     )
+    policy: str | None = Field(
+        default=None,
+        description="The checkpoint whose weights produced the episode (checkpoints/step_N: after N updates), "
+        "when its training step is known; it may no longer be kept (policy_kept).",
+    )
+    policy_kept: bool = Field(default=False, description="Whether that checkpoint is still in the run directory.")
 
 
 class AnchorMember(BaseModel):

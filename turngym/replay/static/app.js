@@ -242,7 +242,8 @@ async function showEpisode(view, id) {
       <dl class="kv">
         <dt>Env / task</dt><dd>${esc(ep.env_id)} · <span class="mono">${esc(ep.task_id || "–")}</span> · seed ${fmt(ep.seed)}</dd>
         <dt>Reward</dt><dd>${fmt(ep.outcome_reward)} over ${nTurns} turns${ep.score !== null ? ` · score ${fmt(ep.score)}` : ""}${ep.truncated ? " · truncated" : ""}${ep.error ? ` · <span class="result-bad">${esc(ep.error)}</span>` : ""}</dd>
-        <dt>Run / step</dt><dd>${esc(ep.run_id)} · step ${fmt(ep.step)}</dd>
+        <dt>Run / step</dt><dd>${esc(ep.run_id)} · step ${fmt(ep.step)}${ep.tag ? ` · <span class="badge">${esc(ep.tag)}</span>` : ""}</dd>
+        <dt>Policy</dt><dd data-testid="episode-policy">${data.policy ? `${esc(data.policy)}${data.policy_kept ? "" : " <span class=\"muted\">(not kept in the run directory)</span>"}` : "–"}</dd>
         <dt>Group</dt><dd>${ep.group_id ? `<a id="group-link" href="#/group/${encodeURIComponent(ep.group_id)}">view the group side by side (${short(ep.group_id)})</a>` : "–"}</dd>
         ${data.parent ? `<dt>Branched from</dt><dd><a href="#/episode/${encodeURIComponent(data.parent.episode_id)}">${short(data.parent.episode_id)}</a> at turn ${ep.branch_turn}</dd>` : ""}
         ${data.branches.length ? `<dt>Branches</dt><dd>${data.branches.map((b) => `<a class="mono" href="#/episode/${encodeURIComponent(b.episode_id)}">${short(b.episode_id)}</a>`).join(", ")}</dd>` : ""}
