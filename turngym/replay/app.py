@@ -70,6 +70,21 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+#: Below this, an advantage is zero up to float noise (shown uncoloured, never as a full-strength one).
+ADV_EPS = 1e-6
+
+
+def _advantage_scale(episodes: list[Any]) -> float:
+    biggest = 0.0
+    for e in episodes:
+        for t in e.turns:
+            values = t.advantage if isinstance(t.advantage, list) else [t.advantage]
+            for v in values:
+                if isinstance(v, int | float) and math.isfinite(v):
+                    biggest = max(biggest, abs(float(v)))
+    return biggest if biggest > ADV_EPS else 1.0
+
+
 def _producing_checkpoint(ep: Any) -> str | None:
     """The checkpoint name of the weights that generated ``ep``: a training rollout of step s ran
     the policy after s - 1 updates, an evaluation (tag ``eval``) at step s the one after s."""
@@ -199,6 +214,7 @@ def create_app(run: RunDir | str | Path) -> FastAPI:
                 parent_id=ep.episode_id, order_by="created_at"
             ),
             open=rerun.is_open(ep),
+            advantage_scale=_advantage_scale(run.store.group(ep.group_id) if ep.group_id else [ep]),
             policy=(name := _producing_checkpoint(ep)),
             policy_kept=name is not None and name in run.checkpoints(),
         )

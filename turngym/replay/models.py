@@ -71,6 +71,11 @@ class EpisodeView(BaseModel):
         "when its training step is known; it may no longer be kept (policy_kept).",
     )
     policy_kept: bool = Field(default=False, description="Whether that checkpoint is still in the run directory.")
+    advantage_scale: float = Field(
+        default=1.0,
+        description="Largest |advantage| over the episode's group (the batch its advantages were computed in): "
+        "the colour scale, centred on 0, so tiny advantages are not painted as strong ones.",
+    )
 
 
 class AnchorMember(BaseModel):
