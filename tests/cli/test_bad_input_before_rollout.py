@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import turngym_cli
+from cli_helpers import turngym_cli
 from turngym.train.checkpoint import latest_checkpoint
 
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import CONFIG, ROOT, cli_env, turngym_cli
+from cli_helpers import CONFIG, ROOT, cli_env, turngym_cli
 
 
 def _no_traceback(proc):

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from conftest import turngym_cli
+from cli_helpers import turngym_cli
 from turngym.replay import rerun
 from turngym.store import EpisodeStore
 

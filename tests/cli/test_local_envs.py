@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from conftest import CONFIG, ROOT, cli_env, turngym_cli
+from cli_helpers import CONFIG, ROOT, cli_env, turngym_cli
 from turngym.store import EpisodeStore
 
 GUESS = f"{ROOT / 'examples' / 'guess_env.py'}:GuessEnv"

@@ -4,7 +4,7 @@ naming the file or flag, never a Python traceback (and nothing is rolled out or 
 import pytest
 from typer.testing import CliRunner
 
-from conftest import CONFIG, turngym_cli
+from cli_helpers import CONFIG, turngym_cli
 from turngym.cli.main import app
 from turngym.store import EpisodeStore
 

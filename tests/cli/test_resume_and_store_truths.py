@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import CONFIG, ROOT, cli_env, turngym_cli
+from cli_helpers import CONFIG, ROOT, cli_env, turngym_cli
 from turngym.core.table import TurnTable, partial_groups
 from turngym.store import EpisodeStore
 

@@ -7,7 +7,7 @@ import pytest
 from turngym.store import EpisodeStore
 from turngym.train.checkpoint import latest_checkpoint
 
-from conftest import turngym_cli
+from cli_helpers import turngym_cli
 
 pytestmark = pytest.mark.slow
 

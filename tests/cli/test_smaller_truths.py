@@ -1,6 +1,6 @@
 """Issue 18.8: the smaller truths (public names of turngym.agents, the --text legend)."""
 
-from conftest import turngym_cli
+from cli_helpers import turngym_cli
 
 
 def test_agents_exports_its_public_names():

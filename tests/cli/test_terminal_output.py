@@ -1,6 +1,6 @@
 """Issue 18.7: output fits a terminal; --version exists; the closing commands are one line."""
 
-from conftest import turngym_cli
+from cli_helpers import turngym_cli
 
 
 def test_version():
