@@ -26,7 +26,7 @@ def _trainer_metrics(run_dir):
     (run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
-def test_headline_panels_numbers_and_readable_axes(server, page, run_dir):
+def test_headline_panels_numbers_and_readable_axes(server, page, run_dir):  # noqa: F811 (imported fixtures)
     from test_browser import playwright_api
 
     _trainer_metrics(run_dir)
@@ -53,7 +53,7 @@ def test_headline_panels_numbers_and_readable_axes(server, page, run_dir):
     assert {"update", "time", "adv", "bc"} <= set(groups) and "train" not in groups
 
 
-def test_float_noise_advantages_are_not_painted_red(server, page, run_dir):
+def test_float_noise_advantages_are_not_painted_red(server, page, run_dir):  # noqa: F811 (imported fixtures)
     from test_browser import playwright_api
 
     with EpisodeStore(run_dir) as store:

@@ -49,7 +49,6 @@ def generate(
     """Generate N expert-certified games; the folder is loadable with ``games_dir=OUT``."""
     _require()
     from turngym.envs.alfworld.generator import TaskSpec
-    from turngym.envs.alfworld.tasks import TaskSet
 
     ts = _task_set(split, seed, cache_dir)
     if start + n > len(ts):
@@ -83,7 +82,7 @@ def stats(
     """Counts per task type and room type; with --expert-eval, the expert's win table per type."""
     _require()
     from turngym.envs.alfworld.evaluate import counts, expert_sweep, expert_table
-    from turngym.envs.alfworld.tasks import TaskSet, load_games_dir, task_spec
+    from turngym.envs.alfworld.tasks import load_games_dir, task_spec
 
     if games_dir is not None:
         try:
