@@ -30,7 +30,7 @@ def test_cpu_training_records_readable_search_episodes(config, layout, tmp_path)
     results = train(cfg)
     assert set(results) >= {"initial", "final"}
     with EpisodeStore(tmp_path / "run", readonly=True) as store:
-        episodes = store.query(step=1)
+        episodes = store.query(step=1, tagged=False)
     assert len(episodes) == 6 and all(e.env_id == "SearchQA-v0" and e.layout == layout and e.turns for e in episodes)
     assert all(t.info.get("ground_truth") and t.anchor for e in episodes for t in e.turns)
     assert all(t.advantage is not None for e in episodes for t in e.turns if t.response_token_ids)

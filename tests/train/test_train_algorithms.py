@@ -28,7 +28,7 @@ def _one_step(config, tmp_path, *extra):
     finally:
         trainer.close()
     with EpisodeStore(tmp_path / "run", readonly=True) as store:
-        episodes = store.query(step=1)
+        episodes = store.query(step=1, tagged=False)
     assert len(episodes) == 6
     assert all(t.advantage is not None for e in episodes for t in e.turns if t.response_token_ids)
     return metrics, episodes
@@ -95,8 +95,8 @@ def test_two_ray_workers_roll_out_into_the_store(tmp_path):
 
         ray.shutdown()
     with EpisodeStore(tmp_path / "run", readonly=True) as store:
-        assert store.count(step=1) == 12 and store.count(step=2) == 12
-        eps = store.query(step=2)
+        assert store.count(step=1, tagged=False) == 12 and store.count(step=2, tagged=False) == 12
+        eps = store.query(step=2, tagged=False)
     assert len({e.group_id for e in eps}) == 4
     assert all(e.turns and e.turns[0].response_token_ids for e in eps)
 
@@ -110,7 +110,7 @@ def test_alfworld_gigpo_cpu_profile_trains(tmp_path):
     results = train(cfg)
     assert set(results) >= {"initial", "final"}
     with EpisodeStore(tmp_path / "run", readonly=True) as store:
-        eps = store.query(step=2)
+        eps = store.query(step=2, tagged=False)
     assert len(eps) == 8 and all(e.env_id == "ALFWorld-v0" and e.turns for e in eps)
     assert all(t.anchor and "admissible_actions" in t.meta for e in eps for t in e.turns)
 

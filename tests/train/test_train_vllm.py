@@ -42,4 +42,4 @@ def test_two_steps_with_vllm_rollouts_and_weight_sync(tmp_path):
     assert first["offpolicy/logprob_abs_diff"] < 1e-3
     assert second["offpolicy/logprob_abs_diff"] < 1e-3
     with EpisodeStore(tmp_path / "run", readonly=True) as store:
-        assert store.count(step=1) == 4 and store.count(step=2) == 4
+        assert store.count(step=1, tagged=False) == 4 and store.count(step=2, tagged=False) == 4

@@ -37,7 +37,7 @@ def test_cpu_gigpo_run_lands_in_the_store_and_the_replay_viewer(tmp_path) -> Non
         trainer.close()
     assert "update/samples" in metrics
     with EpisodeStore(tmp_path / "run", readonly=True) as store:
-        episodes = store.query(step=1)
+        episodes = store.query(step=1, tagged=False)
     assert len(episodes) == 6 and {e.env_id for e in episodes} == {"WebShop-v0"}
     assert len({e.group_id for e in episodes}) == 2
     first = episodes[0].turns[0]

@@ -128,6 +128,12 @@ def _env_factory(family: str) -> Callable[[str], TemplateFn] | None:
     return (lambda _instructions: fn) if callable(fn) else None
 
 
+def template_names() -> list[str]:
+    """Every name ``resolve_template`` accepts: ``auto``, the registered templates and the env
+    families whose package ships its own prompts."""
+    return ["auto", *TEMPLATES, *sorted(set(ENV_FAMILIES.values()) - set(TEMPLATES))]
+
+
 def resolve_template(spec: str | TemplateFn, *, env_id: str = "", instructions: str = "") -> TemplateFn:
     """A template from a callable, a registered name, or ``"auto"`` (pick by the env id's family)."""
     if callable(spec):
@@ -140,7 +146,7 @@ def resolve_template(spec: str | TemplateFn, *, env_id: str = "", instructions: 
         factory = _env_factory(name)
         return (factory or generic_template)(instructions)
     if name not in TEMPLATES:
-        raise ValueError(f"unknown template {spec!r}; choose one of {', '.join(['auto', *TEMPLATES])} or pass a function")
+        raise ValueError(f"unknown template {spec!r}; choose one of {', '.join(template_names())} or pass a function")
     return TEMPLATES[name](instructions)
 
 

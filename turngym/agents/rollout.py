@@ -103,7 +103,9 @@ class RolloutEngine:
                         env_kwargs=dict(self.env_kwargs),
                         step=step,
                         # stable identity inside the run, e.g. for per-episode sampling seeds
-                        meta={"task_index": task_index, "member": member},
+                        # group_size marks the group complete or not: a run killed mid-group leaves fewer
+                        # stored members, and TurnTable.from_episodes skips such a group
+                        meta={"task_index": task_index, "member": member, "group_size": group_size},
                     )
                 )
         ordered = list(queue)

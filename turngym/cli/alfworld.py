@@ -8,8 +8,11 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
+
+from turngym.cli.common import fail
 
 app = typer.Typer(help="ALFWorld on the real TextWorld engine: generate games, counts, expert sweeps.", no_args_is_help=True)
 
@@ -24,6 +27,16 @@ def _require() -> None:
         raise typer.Exit(2) from exc
 
 
+def _task_set(split: str, seed: int, cache_dir: Path | None) -> Any:
+    """The generated task set of ``split``, or a one-line error naming ``--split``."""
+    from turngym.envs.alfworld.tasks import TaskSet
+
+    try:
+        return TaskSet(split, seed=seed, cache_dir=cache_dir)
+    except ValueError as exc:
+        fail(f"--split {split}: {exc}")
+
+
 @app.command()
 def generate(
     split: str = typer.Option("train", help="train | eval_seen | eval_unseen"),
@@ -36,9 +49,8 @@ def generate(
     """Generate N expert-certified games; the folder is loadable with ``games_dir=OUT``."""
     _require()
     from turngym.envs.alfworld.generator import TaskSpec
-    from turngym.envs.alfworld.tasks import TaskSet
 
-    ts = TaskSet(split, seed=seed, cache_dir=cache_dir)
+    ts = _task_set(split, seed, cache_dir)
     if start + n > len(ts):
         typer.echo(f"split {ts.split} has {len(ts)} tasks; --start {start} --n {n} goes past it", err=True)
         raise typer.Exit(2)
@@ -70,14 +82,17 @@ def stats(
     """Counts per task type and room type; with --expert-eval, the expert's win table per type."""
     _require()
     from turngym.envs.alfworld.evaluate import counts, expert_sweep, expert_table
-    from turngym.envs.alfworld.tasks import TaskSet, load_games_dir, task_spec
+    from turngym.envs.alfworld.tasks import load_games_dir, task_spec
 
     if games_dir is not None:
-        records = load_games_dir(games_dir)
+        try:
+            records = load_games_dir(games_dir)
+        except (FileNotFoundError, ValueError) as exc:
+            fail(f"--games-dir {games_dir}: {exc}")
         label = str(games_dir)
         by_type, by_room, _ = counts(records)
     else:
-        ts = TaskSet(split, seed=seed, cache_dir=cache_dir)
+        ts = _task_set(split, seed, cache_dir)
         n = min(n, len(ts))
         label = f"{ts.split} (seed {seed}, first {n} of {len(ts)})"
         specs = [task_spec(ts.split, i, seed=seed) for i in range(n)]

@@ -29,8 +29,15 @@ def init(
     if dtype not in ("float32", "bfloat16"):
         console.print(f"[bold red]error:[/] dtype must be float32 or bfloat16, got {dtype!r}")
         raise typer.Exit(code=2)
+    if out.exists() and not out.is_dir():
+        console.print(f"[bold red]error:[/] --out {out} is a file; give a directory (created if missing)", markup=True, highlight=False)
+        raise typer.Exit(code=2)
     t0 = time.monotonic()
-    path = build_model_dir(out, size, seed=seed, dtype=dtype)
+    try:
+        path = build_model_dir(out, size, seed=seed, dtype=dtype)
+    except OSError as exc:
+        console.print(f"[bold red]error:[/] --out {out}: cannot write the model there ({exc.strerror or exc})", highlight=False)
+        raise typer.Exit(code=2) from None
     import json
 
     info = json.loads((path / "turngym_model.json").read_text())

@@ -35,10 +35,25 @@ def replay(
     readonly: Annotated[
         bool, typer.Option(help="Open the store readonly (branching disabled).")
     ] = False,
+    list_: Annotated[
+        bool, typer.Option("--list", help="Print episode ids with outcome, turns and reward, and exit.")
+    ] = False,
+    failed: Annotated[bool, typer.Option("--failed", help="With --list: only episodes not won.")] = False,
+    task: Annotated[str | None, typer.Option("--task", help="With --list: only this task id.")] = None,
+    step: Annotated[int | None, typer.Option("--step", min=0, help="With --list: only this training step.")] = None,
+    tag: Annotated[
+        str | None, typer.Option("--tag", help="With --list: only this tag (eval, branch) or 'none' (training data).")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="With --list: at most this many rows.")] = 50,
 ) -> None:
-    """Browse, re-run and branch the episodes of a run in the browser."""
+    """Browse, re-run and branch the episodes of a run in the browser (or list them with --list)."""
     if not run_dir.exists():
         raise typer.BadParameter(f"{run_dir} does not exist", param_hint="RUN_DIR")
+    if list_:
+        _list_episodes(run_dir, failed=failed, task=task, step=step, tag=tag, limit=limit)
+        return
+    if not 0 < port < 65536:
+        raise typer.BadParameter(f"{port} is not a TCP port (1-65535)", param_hint="--port")
     try:
         from turngym.replay.run import RunDir
     except ImportError as exc:  # fastapi is in the `replay` extra
@@ -76,7 +91,14 @@ def replay(
             if export:
                 from turngym.replay.render import export_html
 
-                path = export_html(run, ep.episode_id, export)
+                if export.is_dir():
+                    typer.echo(f"--export {export} is a directory; give the HTML file to write", err=True)
+                    raise typer.Exit(2)
+                try:
+                    path = export_html(run, ep.episode_id, export)
+                except OSError as exc:
+                    typer.echo(f"--export {export}: cannot write it ({exc.strerror or exc})", err=True)
+                    raise typer.Exit(2) from None
                 typer.echo(f"wrote {path}")
             return
         import uvicorn
@@ -89,6 +111,36 @@ def replay(
         uvicorn.run(create_app(run), host=host, port=port, log_level="warning")
     finally:
         run.close()
+
+
+def _list_episodes(run_dir: Path, *, failed: bool, task: str | None, step: int | None, tag: str | None, limit: int) -> None:
+    """One line per episode, newest first, narrow enough for 80 columns with the full id (so it
+    can be pasted into ``--episode``)."""
+    from turngym.store import EpisodeStore
+
+    filters: dict[str, object] = {"task_id": task, "step": step}
+    if failed:
+        filters["won"] = False
+    if tag is not None:
+        filters.update({"tagged": False} if tag == "none" else {"tag": tag})
+    try:
+        store = EpisodeStore(run_dir, readonly=True)
+    except (FileNotFoundError, ValueError) as exc:
+        typer.echo(f"cannot open {run_dir}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    with store:
+        total = store.count(**filters)
+        rows = store.summaries(order_by="created_at", descending=True, limit=limit, **filters)
+    tagged = tag is None and any(r.tag for r in rows)  # the tag column only when it tells something
+    # end: won, lost, trunc(ated) or error; 80 columns hold the full id and a 24-character task id
+    typer.echo(f"{'episode id':<32} {'end':<5} {'step':>4} {'turns':>5} {'rew.':>5} " + ("tag    " if tagged else "") + "task")
+    for r in rows:
+        outcome = "won" if r.won else "error" if r.error else "trunc" if r.truncated else "lost"
+        step_text = "-" if r.step is None else str(r.step)
+        tag_text = f"{r.tag or '-':<6} " if tagged else ""
+        typer.echo(f"{r.episode_id:<32} {outcome:<5} {step_text:>4} {r.num_turns:>5} {r.outcome_reward:>5.2f} {tag_text}{r.task_id or '-'}")
+    shown = f"{len(rows)} of {total}" if total > len(rows) else str(total)
+    typer.echo(f"{shown} episode(s); open one with: turngym replay {run_dir} --text --episode ID")
 
 
 def attach(app: typer.Typer) -> None:

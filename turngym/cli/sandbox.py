@@ -60,9 +60,9 @@ def check(
 
 @app.command()
 def bench(
-    n: int = typer.Option(200, help="Runs per latency case."),
-    cold: int = typer.Option(8, help="Cold sympy subprocess runs."),
-    workers: int = typer.Option(2, help="Local backend workers."),
+    n: int = typer.Option(200, min=1, help="Runs per latency case."),
+    cold: int = typer.Option(8, min=1, help="Cold sympy subprocess runs."),
+    workers: int = typer.Option(2, min=1, help="Local backend workers."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Latency of the local backend and a session vs a plain `python -I -c` subprocess (same run)."""
@@ -75,7 +75,7 @@ def bench(
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Bind address. Beyond loopback every write needs the token."),
-    port: int = typer.Option(8080, min=1, max=65535),
+    port: int = typer.Option(8080, min=1, max=65535, help="TCP port (1-65535)."),
     workers: int = typer.Option(2, min=1, help="Sandbox worker processes."),
     strict: bool = typer.Option(False, help="Refuse to start without every isolation layer."),
     timeout: float = typer.Option(10.0, min=0.001, help="Default per-call timeout in seconds."),

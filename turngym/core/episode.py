@@ -103,6 +103,10 @@ class Episode(BaseModel):
     step: int | None = Field(default=None, description="Training step that produced it.")
     parent_id: str | None = Field(default=None, description="Episode this one branches from.")
     branch_turn: int | None = Field(default=None, description="Turn index where it branched.")
+    tag: str | None = Field(
+        default=None,
+        description="Why the episode is not training data: 'eval' (held-out evaluation), 'branch' (made in the viewer). None = training data.",
+    )
     reset_options: dict[str, Any] = Field(
         default_factory=dict, description="Options passed to reset(); with seed, re-creates it."
     )

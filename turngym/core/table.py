@@ -8,10 +8,13 @@ row came from, so ``write_back`` can put advantages back on the turns.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from turngym.core.episode import Episode
@@ -137,8 +140,16 @@ class TurnTable:
     def from_episodes(cls, episodes: Sequence[Episode], *, anchor_fallback: str = "observation") -> TurnTable:
         """Flatten episodes into rows; episodes without a ``group_id`` form groups of one.
 
-        ``anchor_fallback`` names the turn field used when an env gave no ``anchor``.
+        ``anchor_fallback`` names the turn field used when an env gave no ``anchor``. A group
+        known to be partial (fewer episodes than the ``meta["group_size"]`` the rollout engine
+        records, as a store left by a killed rollout can hold: episodes are written atomically,
+        groups are not) gets no rows: its group statistics would be wrong, so estimators skip it
+        and its turns keep ``advantage=None``.
         """
+        episodes = list(episodes)
+        partial = partial_groups(episodes)
+        if partial:
+            logger.warning("skipping %d partial group(s) (fewer episodes than their group_size): %s", len(partial), sorted(partial)[:3])
         group_keys: list[Any] = []
         traj, turn, reward, final, valid, anchor, source = [], [], [], [], [], [], []
         outcome: list[float] = []
@@ -147,6 +158,8 @@ class TurnTable:
         anchor_ids: dict[Any, int] = {}
         anchor_codes: list[int] = []
         for e_idx, ep in enumerate(episodes):
+            if ep.group_id in partial:
+                continue
             key = ep.group_id if ep.group_id is not None else ("__episode__", ep.episode_id)
             last = len(ep.turns) - 1
             for t_idx, t in enumerate(ep.turns):
@@ -263,3 +276,16 @@ class TurnTable:
 
     def __repr__(self) -> str:
         return f"TurnTable(rows={len(self)}, groups={len(np.unique(self.group))}, columns={self.columns})"
+
+
+def partial_groups(episodes: Sequence[Episode]) -> set[str]:
+    """Group ids with fewer rollouts than the ``meta["group_size"]`` their episodes carry
+    (branches made from a member, which share its group id, do not count)."""
+    need: dict[str, int] = {}
+    have: dict[str, int] = {}
+    for ep in episodes:
+        size = ep.meta.get("group_size") if ep.group_id is not None else None
+        if isinstance(size, int) and not isinstance(size, bool) and ep.parent_id is None:
+            need[ep.group_id] = size  # type: ignore[index]
+            have[ep.group_id] = have.get(ep.group_id, 0) + 1  # type: ignore[arg-type]
+    return {g for g, n in need.items() if have[g] < n}

@@ -5,9 +5,12 @@ the game in three hooks (``_reset``, ``_step``, and optionally ``admissible_acti
 ``expert_action``); the base class owns what every env must do the same way, so that no env can get
 it wrong:
 
-- invalid input never raises: a non-string or undecodable action becomes a string, an exception in
-  ``_step`` is turned into ``action_valid=False`` with the state untouched (subclasses must not
-  mutate state before validating, which is what ``check_env`` verifies);
+- invalid input never raises: a non-string or undecodable action becomes a string, and an
+  ``InvalidAction`` raised in ``_step`` becomes ``action_valid=False`` with its message as the
+  observation and the state untouched (subclasses must not mutate state before validating, which
+  is what ``check_env`` verifies). Any *other* exception in ``_step`` is a bug in the env and is
+  not swallowed: ``step`` raises it; the rollout engine then ends that episode with ``error`` set
+  and ``truncated=True`` (the rest of the batch goes on), and ``turngym check`` reports it;
 - truncation by a turn limit (``max_turns``), reported as ``truncated=True``;
 - the fixed ``info`` keys: ``task_id``, ``anchor``, ``action_valid``, ``admissible_actions``,
   ``won``, and ``expert_action`` when made with ``expert=True``;

@@ -7,19 +7,25 @@ and default kwargs. Three things are added:
   point's *name* is the env id and its value points at a ``TextEnv`` subclass (registered under
   that id) or at a callable that calls ``turngym.register`` itself. They load on first use.
 - every spec is mirrored into gymnasium's registry as ``turngym/<id>`` so ``gymnasium.make`` works.
+- local envs: ``make("path/to/file.py:Class")`` or ``make("module:Class")`` registers the class under
+  that string on first use, in this process and in env workers alike (``turngym rollout --env``).
 - errors name the fix: an unknown id lists close matches, an unknown kwarg lists the valid ones.
 """
 
 from __future__ import annotations
 
 import difflib
+import hashlib
 import importlib
+import importlib.util
 import inspect
 import logging
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -49,10 +55,11 @@ class EnvSpec:
     def load(self) -> Callable[..., Any]:
         if callable(self.entry_point):
             return self.entry_point
-        module, _, attr = self.entry_point.partition(":")
-        if not attr:
+        module, _, attr = self.entry_point.rpartition(":")
+        if not module or not attr:
             raise ValueError(f"entry point {self.entry_point!r} of {self.id} must look like 'package.module:ClassName'")
-        return getattr(importlib.import_module(module), attr)
+        mod = _import_file(module) if module.endswith(".py") else importlib.import_module(module)
+        return getattr(mod, attr)
 
     def summary(self) -> str:
         if self.description:
@@ -122,6 +129,59 @@ def load_plugins(force: bool = False) -> list[str]:
     return added
 
 
+def _import_file(path: str) -> Any:
+    """Import a ``.py`` file as a module (once per process; env workers re-import it by path)."""
+    resolved = Path(path).resolve()
+    name = "turngym_local_" + re.sub(r"\W", "_", resolved.stem) + "_" + hashlib.blake2b(str(resolved).encode(), digest_size=4).hexdigest()
+    if name in sys.modules:
+        return sys.modules[name]
+    if not resolved.is_file():
+        raise FileNotFoundError(f"env file {path} does not exist")
+    module_spec = importlib.util.spec_from_file_location(name, resolved)
+    if module_spec is None or module_spec.loader is None:
+        raise ImportError(f"cannot import {path} as a Python module")
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[name] = module
+    try:
+        module_spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def is_local_target(env_id: str) -> bool:
+    """``path/to/file.py:Class`` or ``package.module:Class`` rather than a registered id."""
+    head, sep, attr = env_id.rpartition(":")
+    return bool(sep and head and attr.isidentifier() and not _ID_RE.match(env_id))
+
+
+def register_target(target: str) -> str:
+    """Register the env class named by ``file.py:Class`` or ``module:Class`` under the target
+    string itself (so ``make(target)`` works in any process, env workers included) and return it.
+
+    The class is loaded now, so a wrong path or name fails here with a message that says which.
+    """
+    if target in registry:
+        return target
+    head, _, attr = target.rpartition(":")
+    entry = f"{Path(head).resolve()}:{attr}" if head.endswith(".py") else target
+    probe = EnvSpec(target, entry)
+    try:
+        cls = probe.load()
+    except FileNotFoundError as exc:
+        raise UnknownEnvError(f"{exc} (from {target!r})") from None
+    except AttributeError:
+        raise UnknownEnvError(f"{head} has no class {attr!r} (from {target!r})") from None
+    except Exception as exc:
+        raise UnknownEnvError(f"cannot import {head} for {target!r}: {type(exc).__name__}: {exc}") from None
+    if not callable(cls):
+        raise UnknownEnvError(f"{target!r} is not a class or factory")
+    spec_ = EnvSpec(target, entry, source=f"local:{head}")
+    registry[target] = spec_
+    return target
+
+
 def _builtin() -> None:
     import turngym.envs.builtin  # noqa: F401  (registers the built-in envs on import)
 
@@ -129,6 +189,8 @@ def _builtin() -> None:
 def spec(env_id: str) -> EnvSpec:
     _builtin()
     env_id = _strip_namespace(env_id)
+    if env_id not in registry and is_local_target(env_id):
+        register_target(env_id)
     if env_id not in registry:
         load_plugins()
     if env_id not in registry:
@@ -138,6 +200,21 @@ def spec(env_id: str) -> EnvSpec:
             f"No env registered as {env_id!r}.{hint} Registered: {', '.join(sorted(registry)) or 'none'}."
         )
     return registry[env_id]
+
+
+def mirror_into_gymnasium() -> None:
+    """Make ``gymnasium.make("turngym/ID")`` work right after ``import turngym``, for built-ins and
+    installed plugins alike, without importing any plugin: a plugin's entry-point name is its id,
+    so its gymnasium entry is registered now and loads the plugin on first use."""
+    _builtin()
+    try:
+        names = [ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)]
+    except Exception:  # broken package metadata must not break ``import turngym``
+        return
+    for name in names:
+        gym_id = f"{GYM_NAMESPACE}/{name}"
+        if _ID_RE.match(name) and gym_id not in gym.registry:
+            gym.register(id=gym_id, entry_point=_gym_entry_point(name), disable_env_checker=True)
 
 
 def list_envs() -> list[EnvSpec]:

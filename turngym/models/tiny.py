@@ -185,7 +185,7 @@ def build_model_dir(out: str | Path, size: str = "tiny", *, seed: int = 0, dtype
     model.save_pretrained(out, safe_serialization=True)
     GenerationConfig(bos_token_id=pad_id, eos_token_id=[eos_id, pad_id], pad_token_id=pad_id, do_sample=True).save_pretrained(out)
     (out / "turngym_model.json").write_text(
-        json.dumps({"size": size, "seed": seed, "vocab_size": vocab, "spec": asdict(spec), "parameters": sum(p.numel() for p in model.parameters())}, indent=2) + "\n"
+        json.dumps({"size": size, "seed": seed, "vocab_size": vocab, "spec": {**asdict(spec), "vocab_size": vocab, "vocab_target": spec.vocab_size}, "parameters": sum(p.numel() for p in model.parameters())}, indent=2) + "\n"
     )
     return out
 

@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Body, FastAPI, HTTPException, Query
 from fastapi import Path as PathParam
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -68,6 +70,32 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+#: Below this, an advantage is zero up to float noise (shown uncoloured, never as a full-strength one).
+ADV_EPS = 1e-6
+
+
+def _advantage_scale(episodes: list[Any]) -> float:
+    biggest = 0.0
+    for e in episodes:
+        for t in e.turns:
+            values = t.advantage if isinstance(t.advantage, list) else [t.advantage]
+            for v in values:
+                if isinstance(v, int | float) and math.isfinite(v):
+                    biggest = max(biggest, abs(float(v)))
+    return biggest if biggest > ADV_EPS else 1.0
+
+
+def _producing_checkpoint(ep: Any) -> str | None:
+    """The checkpoint name of the weights that generated ``ep``: a training rollout of step s ran
+    the policy after s - 1 updates, an evaluation (tag ``eval``) at step s the one after s."""
+    if ep.step is None or ep.run_id in ("", "play"):
+        return None
+    updates = ep.step if ep.tag == "eval" else ep.step - 1
+    if ep.tag == "branch" or updates < 0:
+        return None
+    return f"checkpoints/step_{updates:06d}"
+
+
 def create_app(run: RunDir | str | Path) -> FastAPI:
     """The viewer app for one run directory (a ``RunDir`` or a path to open)."""
     run = run if isinstance(run, RunDir) else RunDir(run)
@@ -78,6 +106,12 @@ def create_app(run: RunDir | str | Path) -> FastAPI:
         default_response_class=_SafeJSON,
     )
     app.state.run = run
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_request: Any, exc: RequestValidationError) -> JSONResponse:
+        # the default handler echoes the input, and JSON cannot carry NaN/inf: a body such as
+        # {"turn": 1e999} answered 500; the safe encoder turns them into null and it stays a 422
+        return _SafeJSON(status_code=422, content={"detail": jsonable_encoder(exc.errors())})
     # One policy branch at a time: a loaded model is shared and generation is not thread-safe.
     policy_lock = threading.Lock()
 
@@ -159,7 +193,7 @@ def create_app(run: RunDir | str | Path) -> FastAPI:
         )
 
     @app.get(
-        "/api/episodes/{episode_id}", response_model=EpisodeView, responses=_ERRORS
+        "/api/episodes/{episode_id:path}", response_model=EpisodeView, responses=_ERRORS
     )
     def episode(episode_id: Annotated[str, PathParam(max_length=200)]) -> EpisodeView:
         ep = get_episode(episode_id)
@@ -180,9 +214,12 @@ def create_app(run: RunDir | str | Path) -> FastAPI:
                 parent_id=ep.episode_id, order_by="created_at"
             ),
             open=rerun.is_open(ep),
+            advantage_scale=_advantage_scale(run.store.group(ep.group_id) if ep.group_id else [ep]),
+            policy=(name := _producing_checkpoint(ep)),
+            policy_kept=name is not None and name in run.checkpoints(),
         )
 
-    @app.get("/api/groups/{group_id}", response_model=GroupView, responses=_ERRORS)
+    @app.get("/api/groups/{group_id:path}", response_model=GroupView, responses=_ERRORS)
     def group(group_id: Annotated[str, PathParam(max_length=200)]) -> GroupView:
         members = run.store.group(group_id)
         if not members:
@@ -216,7 +253,7 @@ def create_app(run: RunDir | str | Path) -> FastAPI:
         return MetricsResponse(rows=rows, keys=keys, problems=problems)
 
     @app.post(
-        "/api/episodes/{episode_id}/replay",
+        "/api/episodes/{episode_id:path}/replay",
         response_model=ReplayReport,
         responses=_ERRORS,
     )
@@ -229,7 +266,7 @@ def create_app(run: RunDir | str | Path) -> FastAPI:
         return ReplayReport.model_validate(result, from_attributes=True)
 
     @app.post(
-        "/api/episodes/{episode_id}/branch",
+        "/api/episodes/{episode_id:path}/branch",
         response_model=BranchResponse,
         status_code=201,
         responses={**_ERRORS, 409: {"model": ErrorBody}, 501: {"model": ErrorBody}},

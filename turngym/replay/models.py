@@ -65,6 +65,17 @@ class EpisodeView(BaseModel):
     open: bool = Field(
         description="Whether a further action can be appended (branch at turn = num_turns)."
     )
+    policy: str | None = Field(
+        default=None,
+        description="The checkpoint whose weights produced the episode (checkpoints/step_N: after N updates), "
+        "when its training step is known; it may no longer be kept (policy_kept).",
+    )
+    policy_kept: bool = Field(default=False, description="Whether that checkpoint is still in the run directory.")
+    advantage_scale: float = Field(
+        default=1.0,
+        description="Largest |advantage| over the episode's group (the batch its advantages were computed in): "
+        "the colour scale, centred on 0, so tiny advantages are not painted as strong ones.",
+    )
 
 
 class AnchorMember(BaseModel):

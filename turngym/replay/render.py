@@ -27,6 +27,13 @@ def _fmt(x: Any) -> str:
     return f"{x:.3f}" if isinstance(x, float) else str(x)
 
 
+#: What the abbreviations of ``episode_text`` mean (printed under its header).
+TEXT_LEGEND = (
+    "legend: tokens are 'text' (or #id without a tokenizer), m = loss mask (1 trained, 0 env text), "
+    "lp = rollout logprob, Δ = trainer minus rollout logprob; advantage None = not trained on"
+)
+
+
 def episode_text(ep: Episode, tokens: list[list[str] | None] | None = None) -> str:
     """A plain-text transcript with the training fields of each turn."""
     lines = [
@@ -39,7 +46,9 @@ def episode_text(ep: Episode, tokens: list[list[str] | None] | None = None) -> s
         ),
         f"{'WON' if ep.won else 'FAILED'}  reward {_fmt(ep.outcome_reward)}  turns {len(ep.turns)}"
         + ("  truncated" if ep.truncated else "")
-        + (f"  error: {ep.error}" if ep.error else ""),
+        + (f"  error: {ep.error}" if ep.error else "")
+        + (f"  tag {ep.tag}" if ep.tag else ""),
+        TEXT_LEGEND,
     ]
     for k, t in enumerate(ep.turns):
         lines.append("")
@@ -106,20 +115,29 @@ def export_html(run: RunDir, episode_id: str, out: str | Path) -> Path:
         data[path] = res.json()
         return data[path]
 
-    view = grab(f"/api/episodes/{episode_id}")
+    from urllib.parse import quote
+
+    def enc(value: str) -> str:  # as the page's encodeURIComponent builds its lookup keys
+        return quote(value, safe="-_.!~*'()")
+
+    view = grab(f"/api/episodes/{enc(episode_id)}")
     grab("/api/runs")
     grab("/api/metrics")
     group_id = view["episode"].get("group_id")
     if group_id:
-        group = grab(f"/api/groups/{group_id}")
+        group = grab(f"/api/groups/{enc(group_id)}")
         for member in group[
             "episodes"
         ]:  # so links from the group view work offline too
             if member["episode_id"] != episode_id:
-                grab(f"/api/episodes/{member['episode_id']}")
-    data["__start__"] = f"#/episode/{episode_id}"
-    # "</" must not appear raw inside a <script> element.
-    payload = json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
+                grab(f"/api/episodes/{enc(member['episode_id'])}")
+    data["__start__"] = f"#/episode/{enc(episode_id)}"
+    # Stored text must not end or re-open the <script> element: "</script", "<!--" and "<script"
+    # all change how HTML parses a script's content. Every "<" (and ">", "&", the JS line
+    # separators) becomes a \u escape, which JSON and JavaScript read back as the same character.
+    payload = json.dumps(data, ensure_ascii=False)
+    for ch in ("<", ">", "&", "\u2028", "\u2029"):
+        payload = payload.replace(ch, f"\\u{ord(ch):04x}")
     css = (STATIC / "style.css").read_text(encoding="utf-8")
     js = (STATIC / "app.js").read_text(encoding="utf-8")
     html = (STATIC / "index.html").read_text(encoding="utf-8")

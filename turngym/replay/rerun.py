@@ -294,6 +294,7 @@ def branch(
             step=parent.step,
             parent_id=parent.episode_id,
             branch_turn=turn,
+            tag="branch",  # made in the viewer: not training data (exports with tagged=False skip it)
             reset_options=dict(parent.reset_options),
             env_kwargs=dict(parent.env_kwargs),
             meta={"branch": {"source": source or {}, "created_at": time.time()}},

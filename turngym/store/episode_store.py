@@ -27,7 +27,15 @@ from typing import Any, Literal
 from turngym.core.episode import Episode
 from turngym.store import codec, exchange
 from turngym.store.filters import limit_clause, order_clause, where_clause
-from turngym.store.schema import DDL, HEADER_COLUMNS, SCHEMA_VERSION, EpisodeSummary, RunInfo
+from turngym.store.schema import (
+    DDL,
+    HEADER_COLUMNS,
+    MIGRATE_V1,
+    READONLY_V1_VIEW,
+    SCHEMA_VERSION,
+    EpisodeSummary,
+    RunInfo,
+)
 
 DB_NAME = "episodes.db"
 _DB_SUFFIXES = (".db", ".sqlite", ".sqlite3")
@@ -92,6 +100,7 @@ class _Rows:
             episode.error,
             episode.parent_id,
             None,  # created_at, set at insertion
+            episode.tag,
             header_json,
         ]
         self.turns = [
@@ -129,7 +138,12 @@ class EpisodeStore:
     ``env_id``, ``task_id``, ``group_id``, ``parent_id`` (a string or a collection of strings),
     ``won``, ``truncated``, ``has_parent``, ``error`` (bools; ``error=True`` means "has an error"),
     ``step``, ``min_step``, ``max_step`` (ints), ``min_reward``, ``max_reward`` (on
-    ``outcome_reward``), ``min_invalid_rate``, ``max_invalid_rate``. ``None`` means "no filter".
+    ``outcome_reward``), ``min_invalid_rate``, ``max_invalid_rate``, ``tag`` (a string or a
+    collection) and ``tagged`` (bool). ``None`` means "no filter".
+
+    Training data is ``tagged=False``: held-out evaluation episodes carry ``tag="eval"`` and
+    branches made in the viewer ``tag="branch"``, so ``export_jsonl(path, tagged=False)`` (or
+    ``export_training_jsonl``) leaves them out.
 
     One instance may be shared by threads (calls are serialised); other processes open their own.
     """
@@ -154,6 +168,7 @@ class EpisodeStore:
                 conn.execute("PRAGMA synchronous = NORMAL")
                 self._init_schema()
             self._check_schema()
+            self._check_integrity()
         except sqlite3.DatabaseError as exc:
             conn.close()
             if type(exc) is sqlite3.DatabaseError:  # "file is not a database"; not a lock timeout
@@ -173,7 +188,13 @@ class EpisodeStore:
 
     def _init_schema(self) -> None:
         with self._transaction():
-            if self._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            if version == SCHEMA_VERSION:
+                return
+            if version == 1:
+                for statement in MIGRATE_V1:
+                    self._conn.execute(statement)
+                self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 return
             for statement in DDL.split(";"):
                 if statement.strip():
@@ -189,6 +210,19 @@ class EpisodeStore:
             )
         if version < 1:
             raise ValueError(f"{self.path} is not an episode store (no turngym schema)")
+        if version == 1:  # read-only: see READONLY_V1_VIEW
+            self._conn.execute(READONLY_V1_VIEW)
+
+    def _check_integrity(self) -> None:
+        """A damaged page anywhere fails here, at open, with this store's message, instead of as a
+        bare ``sqlite3.DatabaseError`` from whichever later query first reads it. ``quick_check``
+        walks every b-tree page (measured ~50 ms for a 41 MB run store in the page cache)."""
+        problem = self._conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+        if problem != "ok":
+            raise ValueError(
+                f"{self.path} is a corrupt episode store ({' '.join(problem.split())}); restore it from a copy, or salvage it "
+                f"with `sqlite3 {self.path} .recover | sqlite3 recovered.db`"
+            )
 
     @contextmanager
     def _transaction(self, *, write: bool = True) -> Iterator[sqlite3.Connection]:
@@ -479,6 +513,14 @@ class EpisodeStore:
     def export_jsonl(self, path: str | os.PathLike[str], **filters: Any) -> int:
         """One ``Episode`` JSON per line (``.gz`` suffix: gzip); returns the number of episodes."""
         return exchange.write_jsonl(path, self.iter_episodes(**filters))
+
+    def export_training_jsonl(self, path: str | os.PathLike[str], **filters: Any) -> int:
+        """``export_jsonl`` of the training data only: untagged episodes (no eval, no branches)."""
+        return self.export_jsonl(path, **{**filters, "tagged": False})
+
+    def export_training_parquet(self, path: str | os.PathLike[str], **filters: Any) -> int:
+        """``export_parquet`` of the training data only: untagged episodes (no eval, no branches)."""
+        return self.export_parquet(path, **{**filters, "tagged": False})
 
     def export_parquet(self, path: str | os.PathLike[str], **filters: Any) -> int:
         """Header columns plus the full episode JSON per row; returns the number of episodes."""

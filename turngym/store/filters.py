@@ -19,6 +19,7 @@ _STRING_FILTERS = {
     "task_id": "task_id",
     "group_id": "group_id",
     "parent_id": "parent_id",
+    "tag": "tag",
 }
 _RANGE_FILTERS = {
     "min_reward": "outcome_reward >= ?",
@@ -32,6 +33,8 @@ _BOOL_FILTERS = {
     "truncated": ("truncated = 1", "truncated = 0"),
     "has_parent": ("parent_id IS NOT NULL", "parent_id IS NULL"),
     "error": ("error IS NOT NULL", "error IS NULL"),
+    # tagged=False is the training data: no eval episodes, no branches made in the viewer
+    "tagged": ("tag IS NOT NULL", "tag IS NULL"),
 }
 FILTER_NAMES = tuple(sorted({*_STRING_FILTERS, *_RANGE_FILTERS, *_INT_FILTERS, *_BOOL_FILTERS}))
 

@@ -12,8 +12,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-#: Bump when the table layout changes; files with a higher version are refused.
-SCHEMA_VERSION = 1
+#: Bump when the table layout changes; files with a higher version are refused. Version 2 added
+#: the ``tag`` column (eval and viewer-branch episodes; NULL = training data); a version-1 file is
+#: upgraded in place when opened for writing and read through a view (tag NULL) when read-only.
+SCHEMA_VERSION = 2
 
 DDL = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -40,7 +42,8 @@ CREATE TABLE IF NOT EXISTS episodes (
     error           TEXT,
     parent_id       TEXT,
     created_at      REAL NOT NULL,
-    record          TEXT NOT NULL
+    record          TEXT NOT NULL,
+    tag             TEXT
 );
 CREATE INDEX IF NOT EXISTS ix_episodes_run ON episodes(run_id, created_at);
 CREATE INDEX IF NOT EXISTS ix_episodes_env ON episodes(env_id);
@@ -50,6 +53,7 @@ CREATE INDEX IF NOT EXISTS ix_episodes_step ON episodes(step);
 CREATE INDEX IF NOT EXISTS ix_episodes_reward ON episodes(outcome_reward);
 CREATE INDEX IF NOT EXISTS ix_episodes_created ON episodes(created_at);
 CREATE INDEX IF NOT EXISTS ix_episodes_parent ON episodes(parent_id);
+CREATE INDEX IF NOT EXISTS ix_episodes_tag ON episodes(tag);
 CREATE TABLE IF NOT EXISTS turns (
     id           INTEGER PRIMARY KEY,
     episode_id   TEXT NOT NULL,
@@ -82,6 +86,7 @@ HEADER_COLUMNS = (
     "error",
     "parent_id",
     "created_at",
+    "tag",
 )
 
 #: Columns ``order_by`` accepts; a whitelist because the name is spliced into SQL.
@@ -109,6 +114,7 @@ class EpisodeSummary(BaseModel):
     error: str | None = None
     parent_id: str | None = None
     created_at: float = Field(description="Unix time (s) at which the store wrote the episode.")
+    tag: str | None = Field(default=None, description="'eval', 'branch', ...; None = training data.")
 
 
 class RunInfo(BaseModel):
@@ -121,3 +127,13 @@ class RunInfo(BaseModel):
     config: dict[str, Any] = Field(default_factory=dict)
     meta: dict[str, Any] = Field(default_factory=dict)
     num_episodes: int = 0
+
+
+#: Upgrade of a version-1 file (the one change since: the ``tag`` column).
+MIGRATE_V1 = (
+    "ALTER TABLE episodes ADD COLUMN tag TEXT",
+    "CREATE INDEX IF NOT EXISTS ix_episodes_tag ON episodes(tag)",
+)
+#: A version-1 file opened read-only cannot be altered: a temporary view (temp names shadow main
+#: ones) shows it with ``tag`` NULL, so every query runs unchanged.
+READONLY_V1_VIEW = "CREATE TEMP VIEW episodes AS SELECT *, NULL AS tag FROM main.episodes"

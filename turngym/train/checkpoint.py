@@ -2,10 +2,12 @@
 
 A checkpoint directory ``RUN_DIR/checkpoints/step_000010/`` holds the policy in HF format (full
 weights via ``save_pretrained``, or the peft adapter for LoRA), the tokenizer, and
-``trainer_state.pt`` (optimizer, RNG states of python/numpy/torch, the task sampler's position,
-the step), and ``dcp/``: model and optimizer as ``torch.distributed.checkpoint`` shards, which
-load at any world size. It is written to a temporary directory and renamed into place, so a crash
-while saving never leaves a half checkpoint that resume would pick.
+``turngym_agent.json`` (the template, projection, history and token budget the policy was trained
+with, so a rollout of the checkpoint prompts it the same way), ``trainer_state.pt`` (RNG states of
+python/numpy/torch, the task sampler's position, the step), and ``dcp/``: model and optimizer as
+``torch.distributed.checkpoint`` shards, which load at any world size. It is written to a
+temporary directory and renamed into place, so a crash while saving never leaves a half
+checkpoint that resume would pick.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 import torch
 
 from turngym.train.parallel import SINGLE, DistContext, barrier
+from turngym.agents.settings import write_agent_settings
 
 STATE_FILE = "trainer_state.pt"
 
@@ -38,7 +41,8 @@ def checkpoint_dir(run_dir: Path, step: int) -> Path:
 
 
 def save_checkpoint(run_dir: Path, step: int, model: Any, tokenizer: Any, state: dict[str, Any], keep: int = 2, *,
-                    optimizer: torch.optim.Optimizer | None = None, ctx: DistContext = SINGLE) -> Path:
+                    optimizer: torch.optim.Optimizer | None = None, ctx: DistContext = SINGLE,
+                    agent_settings: dict[str, Any] | None = None) -> Path:
     """Write ``step_NNNNNN`` (every rank calls; rank 0 owns the directory).
 
     With ``optimizer`` the model and optimizer also go to ``dcp/`` as sharded state, which loads at
@@ -63,6 +67,8 @@ def save_checkpoint(run_dir: Path, step: int, model: Any, tokenizer: Any, state:
     torch.save(rng_state(), rng_file(tmp, ctx.rank))
     barrier(ctx)
     if ctx.is_main:
+        if agent_settings is not None:  # how to prompt these weights (turngym rollout --policy reads it)
+            write_agent_settings(tmp, agent_settings)
         torch.save({**state, "step": step, "rng": rng_state(), "world": ctx.world}, tmp / STATE_FILE)
         if final.exists():
             shutil.rmtree(final)

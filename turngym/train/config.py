@@ -200,7 +200,7 @@ def _format_validation_error(exc: ValidationError, data: dict[str, Any]) -> str:
 def apply_override(data: dict[str, Any], dotted: str) -> None:
     """Apply ``a.b.c=value`` (value parsed as YAML) to a nested dict in place."""
     key, sep, raw = dotted.partition("=")
-    if not sep or not key:
+    if not sep or not key or any(not p.strip() for p in key.split(".")):
         raise ConfigError(f"override {dotted!r} must look like section.key=value")
     parts = key.strip().split(".")
     node = data
@@ -209,7 +209,54 @@ def apply_override(data: dict[str, Any], dotted: str) -> None:
         if not isinstance(child, dict):
             raise ConfigError(f"override {dotted!r}: {p} is not a section")
         node = child
-    node[parts[-1]] = yaml.safe_load(raw)
+    try:
+        node[parts[-1]] = _safe_yaml(raw, f"override {dotted!r}")
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}; quote the value to pass a string") from None
+
+
+#: A config is a page of YAML; these bounds stop an alias bomb or a wrong file before it eats memory.
+MAX_CONFIG_BYTES = 1 << 20
+MAX_YAML_ALIASES = 100
+
+
+def _safe_yaml(text: str, what: str) -> Any:
+    """``yaml.safe_load`` with a bound on aliases (each may expand a whole subtree downstream)."""
+    try:
+        aliases = sum(isinstance(ev, yaml.AliasEvent) for ev in yaml.parse(text, Loader=yaml.SafeLoader))
+        if aliases > MAX_YAML_ALIASES:
+            raise ConfigError(f"{what} uses {aliases} YAML aliases (at most {MAX_YAML_ALIASES} allowed: aliases of aliases grow exponentially)")
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{what} is not valid YAML{where}: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"{what} nests too deeply to be a config") from None
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The top-level mapping of a YAML config file, or a ``ConfigError`` naming the file."""
+    if not path.exists():
+        raise ConfigError(f"config file {path} does not exist")
+    if not path.is_file():
+        raise ConfigError(f"config {path} is a directory, not a YAML file" if path.is_dir() else f"config {path} is not a regular file")
+    try:
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"config file {path} is {size:,} bytes; a config is at most {MAX_CONFIG_BYTES:,} (is it the right file?)")
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8 text (a binary file?)") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror or exc}") from None
+    if "\x00" in text:
+        raise ConfigError(f"config file {path} holds NUL bytes (a binary file?)")
+    loaded = _safe_yaml(text, f"config file {path}") or {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"config file {path} must hold a mapping (section: ...) at the top level, not {type(loaded).__name__}")
+    return loaded
 
 
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -228,33 +275,73 @@ def default_profile() -> str:
         return "cpu"
 
 
-def load_config(path: str | Path | None, overrides: list[str] | None = None, profile: str | None = "auto") -> TrainConfig:
-    """Read a YAML config, apply a profile and dotted overrides, validate."""
+def estimator_params(name: str) -> list[str] | None:
+    """The parameter names of estimator ``name`` (None when it is not registered)."""
+    import dataclasses
+
+    from turngym.algos.registry import estimators
+
+    est = estimators.get(name)
+    return [f.name for f in dataclasses.fields(est.config)] if est is not None else None
+
+
+def load_config(
+    path: str | Path | None, overrides: list[str] | None = None, profile: str | None = "auto", notes: list[str] | None = None
+) -> TrainConfig:
+    """Read a YAML config, apply a profile and dotted overrides, validate.
+
+    ``notes`` (when given) receives what a person should know about the result: which profile
+    was chosen and why, and parameters dropped because an override changed the estimator.
+    """
+    notes = notes if notes is not None else []
     data: dict[str, Any] = {}
     if path is not None:
-        path = Path(path)
-        if not path.exists():
-            raise ConfigError(f"config file {path} does not exist")
-        loaded = yaml.safe_load(path.read_text()) or {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{path} must hold a mapping at the top level")
-        data = loaded
+        data = read_config_file(Path(path))
     profiles = data.get("profiles") or {}
+    if not isinstance(profiles, dict) or not all(isinstance(v, dict) for v in profiles.values()):
+        raise ConfigError(f"profiles in {path} must map names to override sections (profiles: {{cpu: {{run: ...}}}})")
+    where = f" {path}" if path is not None else ""
     if profile == "none":
         profile = None
     if profile == "auto":  # cpu without CUDA; the top level (the GPU recipe) when no such profile
-        profile = default_profile()
+        detected = default_profile()
+        profile = detected if detected in profiles else None
+        notes.append(
+            f"profile: {detected} (auto: {'a CUDA device is' if detected == 'gpu' else 'no CUDA device'} visible)" if profile
+            else f"profile: none (auto found no {detected!r} profile{' in ' + str(path) if path else ''}; the top-level settings apply)"
+        )
+    elif profile:
         if profile not in profiles:
-            profile = None
+            have = f"available: {', '.join(profiles)}" if profiles else "it has no profiles"
+            raise ConfigError(f"profile {profile!r} not in config{where}; {have} (or --profile none for the top level)")
+        notes.append(f"profile: {profile}")
     if profile:
-        if profile not in profiles:
-            if profiles:
-                raise ConfigError(f"profile {profile!r} not in config; available: {', '.join(profiles)}")
-        else:
-            data = _deep_merge(data, profiles[profile])
+        data = _deep_merge(data, profiles[profile])
+    file_algo = data.get("algo") if isinstance(data.get("algo"), dict) else {}
+    file_name, file_params = file_algo.get("name", "gigpo"), dict(file_algo.get("params") or {})
     for ov in overrides or []:
         apply_override(data, ov)
+    _drop_params_of_replaced_estimator(data, file_name, file_params, overrides or [], notes)
     try:
         return TrainConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_format_validation_error(exc, data)) from None
+
+
+def _drop_params_of_replaced_estimator(
+    data: dict[str, Any], file_name: str, file_params: dict[str, Any], overrides: list[str], notes: list[str]
+) -> None:
+    """``algo.name=grpo`` on a gigpo config: the file's gigpo-only params are dropped (and said so);
+    params given as overrides are kept, so a wrong one still fails validation with its name."""
+    algo = data.get("algo")
+    if not isinstance(algo, dict) or algo.get("name", "gigpo") == file_name or not isinstance(algo.get("params"), dict):
+        return
+    allowed = estimator_params(str(algo.get("name")))
+    if allowed is None:
+        return
+    overridden = {ov.partition("=")[0].strip().removeprefix("algo.params.") for ov in overrides if ov.startswith("algo.params.")}
+    dropped = sorted(k for k in algo["params"] if k in file_params and k not in overridden and k not in allowed)
+    for k in dropped:
+        del algo["params"][k]
+    if dropped:
+        notes.append(f"algo.name={algo['name']} replaces {file_name}: dropped its parameter(s) {', '.join(dropped)} ({algo['name']} has {', '.join(allowed)})")

@@ -59,13 +59,26 @@ GiB = 1024**3
 _DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 
 
+def format_count(n: int) -> str:
+    """``340_000`` -> ``0.34M``, ``1_543_714_304`` -> ``1.54B``: three significant figures at any size."""
+    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if n >= scale * 0.1:
+            return f"{n / scale:.3g}{suffix}" if n < scale * 1000 else f"{n / scale:,.0f}{suffix}"
+    return str(n)
+
+
 def model_shape(cfg: TrainConfig) -> tuple[Shape, str]:
     path = cfg.model.path
     if path is None:
         from turngym.models.tiny import SIZES
 
+        from turngym.models.tiny import train_tokenizer
+
         spec = SIZES[cfg.model.init or "tiny"]
-        return Shape(spec.hidden_size, spec.num_hidden_layers, spec.num_attention_heads, spec.num_key_value_heads, spec.intermediate_size, spec.vocab_size, False), f"local {cfg.model.init} model (built at start)"
+        # the BPE target is an upper bound; the real vocabulary (hence the embedding size) comes from
+        # training the tokenizer, which is deterministic and takes about a second
+        vocab = train_tokenizer(spec.vocab_size).get_vocab_size()
+        return Shape(spec.hidden_size, spec.num_hidden_layers, spec.num_attention_heads, spec.num_key_value_heads, spec.intermediate_size, vocab, False), f"local {cfg.model.init} model (built at start)"
     local = Path(path) / "config.json"
     if local.exists():
         import json
@@ -120,7 +133,7 @@ def print_plan(cfg: TrainConfig, console: Console | None = None) -> dict[str, An
     table.add_column("value")
     rows = [
         ("env", f"{cfg.env.id} {cfg.env.kwargs or ''} · train split {cfg.env.train_split} · eval split {cfg.env.eval_split}"),
-        ("model", f"{source} · {shape.params / 1e9:.2f}B params · {cfg.model.dtype}" + (f" · LoRA r={cfg.model.lora.r}" if cfg.model.lora.enabled else " · full fine-tuning")),
+        ("model", f"{source} · {format_count(shape.params)} params · {cfg.model.dtype}" + (f" · LoRA r={cfg.model.lora.r}" if cfg.model.lora.enabled else " · full fine-tuning")),
         ("rollout", f"{cfg.policy.backend} backend · {r.tasks_per_step} tasks × G={r.group_size} = {episodes} episodes/step · layout {cfg.policy.layout} · ≤{cfg.policy.max_new_tokens} new tokens/turn"),
         ("estimator", f"{cfg.algo.name} ({cfg.algo.preset}) {cfg.algo.params}"),
         ("update", f"{o.epochs} epoch(s) · lr {o.lr} · clip {o.clip_low}/{o.clip_high} · {o.loss_agg} · micro-batches of ≤{o.micro_batch_tokens} tokens · KL {o.kl_coef} ({o.kl_kind})"),

@@ -64,7 +64,7 @@ def run_behaviour_cloning(trainer: Trainer, console: Console) -> dict[str, float
 
 
 def train(cfg: TrainConfig, *, resume: bool = False, run_dir: Any = None, console: Console | None = None,
-          ctx: DistContext = SINGLE) -> dict[str, Any]:
+          overrides: list[str] | None = None, ctx: DistContext = SINGLE) -> dict[str, Any]:
     """Run (or resume) a training run; returns the evaluation results by stage.
 
     Under several learner ranks every rank calls this; rank 0 prints to ``console``, the others to
@@ -80,6 +80,12 @@ def train(cfg: TrainConfig, *, resume: bool = False, run_dir: Any = None, consol
     results: dict[str, Any] = {}
     trainer.setup()
     try:
+        if trainer.ctx.is_main:
+            record_segment(trainer.run_dir, cfg, overrides or [], resumed_at=trainer.step if resume else None)
+        if resume and trainer.metrics is not None:  # the stages before the checkpoint were evaluated by the first segment
+            results.update(_stage_results(trainer.metrics.read(), bc=cfg.bc.enabled))
+        if trainer.cleared_failed_start:
+            console.print(f"[yellow]{trainer.run_dir} held a start that failed before its first checkpoint; starting afresh there[/]")
         console.print(f"run [bold]{trainer.run_id}[/] in [bold]{trainer.run_dir}[/] · env {cfg.env.id} · algo {cfg.algo.name} ({cfg.algo.preset})")
         if not trainer.bc_done:
             record: dict[str, Any] = {"step": 0}
@@ -95,7 +101,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, run_dir: Any = None, consol
             trainer.bc_done = True
             trainer.log_metrics(record)
             trainer.save()
-        elif cfg.eval.before and trainer.step == 0:
+        elif cfg.eval.before and trainer.step == 0 and not resume:  # (a resumed run logged its step 0 already)
             results["initial"] = trainer.evaluate()
             trainer.log_metrics({"step": 0, **results["initial"]})
         steps = cfg.run.steps
@@ -135,6 +141,44 @@ def _rank_console(run_dir: Path, rank: int) -> Console:
     return Console(file=stream, force_terminal=False, width=120)
 
 
+def record_segment(run_dir: Any, cfg: TrainConfig, overrides: list[str], *, resumed_at: int | None) -> None:
+    """Every segment of a run (the start and each ``--resume``) with its overrides goes into
+    ``run.json``; ``config.yaml`` is rewritten with the config now in force, headed by a comment
+    that lists the segments, so the file says what the resumed part really ran with."""
+    import json
+    from pathlib import Path
+
+    import yaml
+
+    run_dir = Path(run_dir)
+    info_path = run_dir / "run.json"
+    info = json.loads(info_path.read_text()) if info_path.exists() else {}
+    segments = info.setdefault("segments", [])
+    segments.append({"started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "resumed_at_step": resumed_at, "overrides": list(overrides)})
+    info_path.write_text(json.dumps(info, indent=2))
+    lines = ["# turngym run config: the settings now in force. Segments of this run:"]
+    for i, seg in enumerate(segments):
+        start = "start" if seg["resumed_at_step"] is None else f"--resume at step {seg['resumed_at_step']}"
+        lines.append(f"#   {i + 1}. {start} ({seg['started_at']}): overrides {' '.join(seg['overrides']) or '(none)'}")
+    (run_dir / "config.yaml").write_text("\n".join(lines) + "\n" + yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+
+
+def _stage_results(rows: list[dict[str, Any]], *, bc: bool) -> dict[str, Any]:
+    """The initial and behaviour-cloned evaluations as the first segment logged them at step 0."""
+    first = next((r for r in rows if r.get("step") == 0), None)
+    if first is None:
+        return {}
+    out: dict[str, Any] = {}
+    initial = {k.removeprefix("init_"): v for k, v in first.items() if k.startswith("init_eval/")}
+    current = {k: v for k, v in first.items() if k.startswith("eval/")}
+    if bc:
+        out.update({"initial": initial} if initial else {})
+        out.update({"bc": current} if current else {})
+    elif current or initial:
+        out["initial"] = current or initial
+    return out
+
+
 def _print_table(console: Console, cfg: TrainConfig, results: dict[str, Any]) -> None:
     table = Table(title=f"held-out success on {cfg.env.id} ({cfg.eval.tasks} {cfg.env.eval_split or ''} tasks)")
     for col in ("policy", "success", "mean reward", "mean turns", "invalid rate"):
@@ -146,4 +190,6 @@ def _print_table(console: Console, cfg: TrainConfig, results: dict[str, Any]) ->
             continue
         table.add_row(label, f"{r['eval/success']:.3f}", f"{r['eval/reward_mean']:.3f}", f"{r['eval/turns_mean']:.2f}", f"{r['eval/invalid_rate']:.3f}")
     console.print(table)
-    console.print(f"finished in {results['seconds']:.0f} s. Open the replay of this run with:  [bold]turngym replay {results['run_dir']}[/]")
+    console.print(f"finished in {results['seconds']:.0f} s. Open the replay of this run with:")
+    # its own line, never wrapped, so it can be copied whole
+    console.print(f"turngym replay {results['run_dir']}", soft_wrap=True, highlight=False, markup=False)

@@ -75,14 +75,19 @@ def full_model_state(model: torch.nn.Module, ctx: DistContext) -> dict[str, torc
     return state if ctx.is_main else None
 
 
-def export_hf(path: Path, model: torch.nn.Module, tokenizer: Any, ctx: DistContext) -> None:
-    """The policy in HF format under ``path`` (rank 0 writes; all ranks call the gather)."""
+def export_hf(path: Path, model: torch.nn.Module, tokenizer: Any, ctx: DistContext, agent_settings: dict[str, Any] | None = None) -> None:
+    """The policy in HF format under ``path`` (rank 0 writes; all ranks call the gather), with the
+    agent settings it was trained with (``turngym_agent.json``) when given."""
     state = full_model_state(model, ctx)
     if state is None:
         return
     # a peft model picks its adapter out of the full state; an HF model writes it all
     model.save_pretrained(path, state_dict=state, safe_serialization=True)
     tokenizer.save_pretrained(path)
+    if agent_settings is not None:
+        from turngym.agents.settings import write_agent_settings
+
+        write_agent_settings(path, agent_settings)
 
 
 def iter_full_parameters(model: torch.nn.Module) -> Any:

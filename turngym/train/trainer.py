@@ -55,6 +55,7 @@ def validate_combination(cfg: TrainConfig) -> None:
 
     if cfg.algo.name not in estimators:
         raise ConfigError(f"algo.name {cfg.algo.name!r} is not a registered estimator ({', '.join(estimators)})")
+    _validate_algo_params(cfg, estimators[cfg.algo.name])
     try:
         env = turngym.make(cfg.env.id, **cfg.env.kwargs)
     except Exception as exc:
@@ -114,6 +115,23 @@ def validate_world(cfg: TrainConfig, world: int) -> None:
         raise ConfigError(f"{per_node} ranks per node but {torch.cuda.device_count()} CUDA devices: --nproc at most the devices")
 
 
+def _validate_algo_params(cfg: TrainConfig, estimator: Any) -> None:
+    """``algo.params`` against the estimator's own parameters and value checks, so a typo such as
+    ``gama`` fails in the dry run, not after minutes of behaviour cloning."""
+    import dataclasses
+    import difflib
+
+    allowed = [f.name for f in dataclasses.fields(estimator.config)]
+    unknown = [k for k in cfg.algo.params if k not in allowed]
+    if unknown:
+        hints = [f"{k}" + (f" (did you mean {close[0]}?)" if (close := difflib.get_close_matches(k, allowed, n=1)) else "") for k in unknown]
+        raise ConfigError(f"algo.params: {cfg.algo.name} has no parameter(s) {', '.join(hints)}; its parameters: {', '.join(allowed)}")
+    try:
+        estimator.make_config(cfg.algo.preset, **cfg.algo.params)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"algo.params of {cfg.algo.name} ({cfg.algo.preset}): {exc}") from None
+
+
 class Trainer:
     def __init__(self, cfg: TrainConfig, *, run_dir: Path | None = None, resume: bool = False, console: Any = None,
                  ctx: DistContext = SINGLE) -> None:
@@ -141,9 +159,18 @@ class Trainer:
         latest = ckpt.latest_checkpoint(self.run_dir) if self.resume else None
         if self.resume and latest is None:
             raise FileNotFoundError(f"--resume: no checkpoint under {self.run_dir / 'checkpoints'}")
+        self.cleared_failed_start = False
+        if not self.resume and ckpt.list_checkpoints(self.run_dir):
+            raise FileExistsError(
+                f"{self.run_dir} already holds a run with checkpoints; continue it with `turngym train --resume {self.run_dir}` "
+                "or start a new one with another run.out=DIR"
+            )
         if not self.resume and (self.run_dir / "metrics.jsonl").exists():
-            raise FileExistsError(f"{self.run_dir} already holds a run; use --resume or another run.out")
+            # an earlier start died before its first checkpoint: nothing to resume, so start afresh
+            self.cleared_failed_start = True
         barrier(ctx)  # every rank has checked before rank 0 writes anything
+        if self.cleared_failed_start and ctx.is_main:
+            _clear_failed_start(self.run_dir)
         self._seed_everything(cfg.run.seed)
         if ctx.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -417,7 +444,11 @@ class Trainer:
         if self.eval_engine is None:  # built once: worker processes are not re-spawned per eval
             self.eval_agent = self._make_agent(self.backend, temperature=cfg.policy.eval_temperature)
             self.eval_engine = self._make_engine(self.eval_agent)
-        episodes = self._run_share(self.eval_engine, self.eval_agent, tasks, EVAL_SEED_BASE, group_size=1, step=None)
+        episodes = self._run_share(self.eval_engine, self.eval_agent, tasks, EVAL_SEED_BASE, group_size=1, step=self.step)
+        for e in episodes:  # stored to be found (turngym replay RUN --list --failed), kept apart from training data
+            e.tag = "eval"
+        if self.store is not None:
+            self.store.write(episodes)
         return summarize(episodes, "eval")
 
     # -- the loop -------------------------------------------------------------------------------
@@ -446,11 +477,24 @@ class Trainer:
             **self.extra_state(),
         }
         return ckpt.save_checkpoint(self.run_dir, self.step, self.model, self.tokenizer, state, keep=self.cfg.run.keep_checkpoints,
-                                    optimizer=self.optimizer, ctx=self.ctx)
+                                    optimizer=self.optimizer, ctx=self.ctx, agent_settings=self.agent_settings())
 
     def extra_state(self) -> dict[str, Any]:
         """More state for the checkpoint (subclasses: e.g. the named policies of MultiPolicyTrainer)."""
         return {}
+
+    def agent_settings(self) -> dict[str, Any]:
+        """How this policy is prompted (stored with every checkpoint: ``turngym_agent.json``)."""
+        from turngym.agents.parsing import make_projection
+
+        p, cfg = self.cfg.policy, self.cfg
+        projection = "plain" if p.projection == "auto" else p.projection
+        return {
+            "template": p.template, "projection": projection, "layout": p.layout, "concat_reply": p.concat_reply,
+            "history_k": p.history_k, "max_new_tokens": p.max_new_tokens, "max_prompt_tokens": p.max_prompt_tokens,
+            "stop": list(getattr(make_projection(projection), "stop", ()) or ()),
+            "env_id": cfg.env.id, "env_kwargs": cfg.env.kwargs, "eval_split": cfg.env.eval_split, "eval_temperature": p.eval_temperature,
+        }
 
     def close(self) -> None:
         for name in ("engine", "eval_engine", "pool"):
@@ -476,6 +520,20 @@ def _mask_void_episodes(episodes: list[Episode]) -> int:
             for t in ep.turns:
                 t.advantage = [0.0] * len(t.advantage) if isinstance(t.advantage, list) else 0.0
     return n
+
+
+#: What a start writes before its first checkpoint (and a failed start leaves behind).
+_START_FILES = ("metrics.jsonl", "run.json", "config.yaml", "episodes.db", "episodes.db-wal", "episodes.db-shm")
+_START_DIRS = ("tensorboard", "init_model", "sync_adapter")
+
+
+def _clear_failed_start(run_dir: Path) -> None:
+    import shutil
+
+    for name in _START_FILES:
+        (run_dir / name).unlink(missing_ok=True)
+    for name in _START_DIRS:
+        shutil.rmtree(run_dir / name, ignore_errors=True)
 
 
 def _drop_flat_groups(episodes: list[Episode]) -> list[Episode]:

@@ -29,7 +29,7 @@ function fmt(x, d = 3) {
   if (typeof x !== "number") return esc(x);
   return Number.isInteger(x) ? String(x) : x.toFixed(d);
 }
-const short = (id) => (id ? String(id).slice(0, 8) : "–");
+const short = (id) => (id ? esc(String(id).slice(0, 8)) : "–"); // ids are stored text too: escaped like it
 function toast(msg) {
   const t = $("#toast"); t.textContent = msg; t.className = "show";
   clearTimeout(toast.timer); toast.timer = setTimeout(() => (t.className = ""), 4000);
@@ -187,8 +187,11 @@ function colourFor(mode, i, turn, scale) {
   }
   const adv = perToken(turn.advantage, (turn.response_token_ids || []).length);
   if (!adv || adv[i] === null || adv[i] === undefined) return "#eee";
+  // centred on 0 and scaled to the group (the batch the estimator normalised); float noise such
+  // as -0.000 stays uncoloured instead of full red
+  if (Math.abs(adv[i]) < 1e-6) return "#ffffff";
   const a = Math.max(-1, Math.min(1, adv[i] / (scale || 1)));
-  return a >= 0 ? `rgba(22, 163, 74, ${0.12 + 0.7 * a})` : `rgba(220, 38, 38, ${0.12 + 0.7 * -a})`;
+  return a >= 0 ? `rgba(22, 163, 74, ${(0.8 * a).toFixed(3)})` : `rgba(220, 38, 38, ${(0.8 * -a).toFixed(3)})`;
 }
 function legend(mode) {
   const bars = {
@@ -232,7 +235,7 @@ function meanOf(x) {
 // ----------------------------------------------------------------------------- episode view
 async function showEpisode(view, id) {
   const data = await api(`/api/episodes/${encodeURIComponent(id)}`);
-  const ep = data.episode, scale = advScale(ep);
+  const ep = data.episode, scale = data.advantage_scale || advScale(ep);
   const nTurns = ep.turns.length;
   const maxBranch = data.open ? nTurns : nTurns - 1;
   const defaultTurn = Math.min(2, Math.max(0, maxBranch));
@@ -242,7 +245,8 @@ async function showEpisode(view, id) {
       <dl class="kv">
         <dt>Env / task</dt><dd>${esc(ep.env_id)} · <span class="mono">${esc(ep.task_id || "–")}</span> · seed ${fmt(ep.seed)}</dd>
         <dt>Reward</dt><dd>${fmt(ep.outcome_reward)} over ${nTurns} turns${ep.score !== null ? ` · score ${fmt(ep.score)}` : ""}${ep.truncated ? " · truncated" : ""}${ep.error ? ` · <span class="result-bad">${esc(ep.error)}</span>` : ""}</dd>
-        <dt>Run / step</dt><dd>${esc(ep.run_id)} · step ${fmt(ep.step)}</dd>
+        <dt>Run / step</dt><dd>${esc(ep.run_id)} · step ${fmt(ep.step)}${ep.tag ? ` · <span class="badge">${esc(ep.tag)}</span>` : ""}</dd>
+        <dt>Policy</dt><dd data-testid="episode-policy">${data.policy ? `${esc(data.policy)}${data.policy_kept ? "" : " <span class=\"muted\">(not kept in the run directory)</span>"}` : "–"}</dd>
         <dt>Group</dt><dd>${ep.group_id ? `<a id="group-link" href="#/group/${encodeURIComponent(ep.group_id)}">view the group side by side (${short(ep.group_id)})</a>` : "–"}</dd>
         ${data.parent ? `<dt>Branched from</dt><dd><a href="#/episode/${encodeURIComponent(data.parent.episode_id)}">${short(data.parent.episode_id)}</a> at turn ${ep.branch_turn}</dd>` : ""}
         ${data.branches.length ? `<dt>Branches</dt><dd>${data.branches.map((b) => `<a class="mono" href="#/episode/${encodeURIComponent(b.episode_id)}">${short(b.episode_id)}</a>`).join(", ")}</dd>` : ""}
@@ -381,24 +385,58 @@ async function showGroup(view, gid) {
 }
 
 // ----------------------------------------------------------------------------- plots
-const PLOT_ORDER = ["success", "reward_mean", "turns_mean", "invalid_rate", "kl", "clip_frac", "loss"];
-function linePlot(name, xs, ys) {
-  const W = 340, H = 180, L = 44, R = 8, T = 18, B = 22;
-  const pts = xs.map((x, i) => [x, ys[i]]).filter(([, y]) => typeof y === "number");
-  if (!pts.length) return "";
-  const xmin = Math.min(...pts.map((p) => p[0])), xmax = Math.max(...pts.map((p) => p[0]));
-  let ymin = Math.min(...pts.map((p) => p[1])), ymax = Math.max(...pts.map((p) => p[1]));
-  if (ymin === ymax) { ymin -= 0.5; ymax += 0.5; }
+// Headline panels first (each a list of keys drawn together: trainer names, then the bare names of
+// older or synthetic runs); everything else is grouped by its prefix ("update/", "time/", ...).
+const HEADLINES = [
+  ["success (train / eval)", ["train/success", "eval/success", "success"]],
+  ["reward (train / eval)", ["train/reward_mean", "eval/reward_mean", "reward_mean"]],
+  ["invalid rate (train / eval)", ["train/invalid_rate", "eval/invalid_rate", "invalid_rate"]],
+  ["KL", ["update/approx_kl", "update/kl", "kl"]],
+  ["entropy", ["update/entropy", "entropy"]],
+  ["step time (s)", ["time/step_s", "step_s"]],
+];
+const LINE_COLOURS = ["#2563eb", "#ea580c", "#16a34a"];
+// Axis numbers: 3 significant digits, k/M for large ones, and 0 for what is zero up to rounding
+// (so 14948 reads "14.95k", not a clipped "947.500", and float noise below 1e-7 reads "0", not "-0.000").
+function num(v, range = Math.abs(v)) {
+  if (typeof v !== "number" || !Number.isFinite(v)) return fmt(v);
+  if (Math.abs(v) < 1e-7 || Math.abs(v) < 1e-6 * range) return "0";
+  const a = Math.abs(v);
+  // enough digits that the two ends of an axis differ (14948 vs 14906: "14.95k", "14.91k")
+  const p = Math.max(3, Math.min(7, Math.floor(Math.log10(a / (range || a))) + 2));
+  if (a >= 1e6) return `${+(v / 1e6).toPrecision(p)}M`;
+  if (a >= 1e4) return `${+(v / 1e3).toPrecision(p)}k`;
+  return String(+v.toPrecision(p));
+}
+function numericPoints(xs, ys) { return xs.map((x, i) => [x, ys[i]]).filter(([, y]) => typeof y === "number" && Number.isFinite(y)); }
+function linePlot(name, xs, series) {
+  const W = 340, H = 180, L = 52, R = 8, T = 18, B = 22;
+  const lines = series.map(([key, ys]) => [key, numericPoints(xs, ys)]).filter(([, pts]) => pts.length);
+  if (!lines.length) return "";
+  const all = lines.flatMap(([, pts]) => pts);
+  if (all.length === 1 || lines.every(([, pts]) => pts.length === 1)) {  // nothing to draw: say the numbers
+    return `<div class="card plot stat" data-metric="${esc(name)}"><h3>${esc(name)}</h3>${lines.map(([key, pts]) =>
+      `<div class="stat-value" title="${esc(key)} at step ${pts[0][0]}"><span class="muted">${esc(key)}</span> ${num(pts[0][1])}</div>`).join("")}</div>`;
+  }
+  const xmin = Math.min(...all.map((p) => p[0])), xmax = Math.max(...all.map((p) => p[0]));
+  let ymin = Math.min(...all.map((p) => p[1])), ymax = Math.max(...all.map((p) => p[1]));
+  if (ymin === ymax) { const pad = Math.abs(ymin) * 0.05 || 0.05; ymin -= pad; ymax += pad; }
+  const range = ymax - ymin;
   const sx = (x) => L + ((x - xmin) / (xmax - xmin || 1)) * (W - L - R);
-  const sy = (y) => T + (1 - (y - ymin) / (ymax - ymin)) * (H - T - B);
-  const d = pts.map(([x, y], i) => `${i ? "L" : "M"}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join("");
-  return `<div class="card plot" data-metric="${esc(name)}"><h3>${esc(name)}</h3>
+  const sy = (y) => T + (1 - (y - ymin) / range) * (H - T - B);
+  const paths = lines.map(([key, pts], j) => {
+    const d = pts.map(([x, y], i) => `${i ? "L" : "M"}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join("");
+    const c = LINE_COLOURS[j % LINE_COLOURS.length];
+    return `<path class="line" data-key="${esc(key)}" style="stroke:${c}" d="${d}"/>` +
+      pts.map(([x, y]) => `<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="2" fill="${c}"><title>${esc(key)} step ${x}: ${y}</title></circle>`).join("");
+  }).join("");
+  const keys = lines.length > 1 ? `<div class="plot-keys">${lines.map(([key], j) => `<span style="color:${LINE_COLOURS[j % 3]}">● ${esc(key)}</span>`).join(" ")}</div>` : "";
+  return `<div class="card plot" data-metric="${esc(name)}"><h3>${esc(name)}</h3>${keys}
     <svg viewBox="0 0 ${W} ${H}" preserveAspectRatio="none">
       <line class="axis" x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}"/><line class="axis" x1="${L}" y1="${T}" x2="${L}" y2="${H - B}"/>
-      <text x="${L - 4}" y="${T + 4}" text-anchor="end">${fmt(ymax)}</text><text x="${L - 4}" y="${H - B}" text-anchor="end">${fmt(ymin)}</text>
+      <text class="ytick" x="${L - 4}" y="${T + 4}" text-anchor="end">${num(ymax, range)}</text><text class="ytick" x="${L - 4}" y="${H - B}" text-anchor="end">${num(ymin, range)}</text>
       <text x="${L}" y="${H - 6}">${fmt(xmin)}</text><text x="${W - R}" y="${H - 6}" text-anchor="end">step ${fmt(xmax)}</text>
-      <path class="line" d="${d}"/>
-      ${pts.map(([x, y]) => `<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="2" fill="#2563eb"><title>step ${x}: ${y}</title></circle>`).join("")}
+      ${paths}
     </svg></div>`;
 }
 async function showPlots(view) {
@@ -408,8 +446,23 @@ async function showPlots(view) {
     return;
   }
   const xs = m.rows.map((r, i) => (typeof r.step === "number" ? r.step : i));
-  const keys = [...PLOT_ORDER.filter((k) => m.keys.includes(k)), ...m.keys.filter((k) => !PLOT_ORDER.includes(k) && k !== "step")];
+  const col = (k) => m.rows.map((r) => r[k]);
+  const used = new Set(["step"]);
+  const headline = HEADLINES.map(([title, keys]) => {
+    const present = keys.filter((k) => m.keys.includes(k) && !used.has(k));
+    present.forEach((k) => used.add(k));
+    return present.length ? linePlot(title, xs, present.map((k) => [k, col(k)])) : "";
+  }).join("");
+  const groups = new Map();
+  for (const k of m.keys) {
+    if (used.has(k)) continue;
+    const prefix = k.includes("/") ? k.slice(0, k.indexOf("/")) : "other";
+    if (!groups.has(prefix)) groups.set(prefix, []);
+    groups.get(prefix).push(k);
+  }
+  const rest = [...groups.entries()].map(([prefix, keys]) => `<h3 class="plot-group" data-group="${esc(prefix)}">${esc(prefix)}</h3>
+    <div class="plots">${keys.map((k) => linePlot(k, xs, [[k, col(k)]])).join("")}</div>`).join("");
   view.innerHTML = `<div class="card"><h2>Run plots <span class="muted">${m.rows.length} training steps from metrics.jsonl</span></h2>
     ${m.problems.length ? `<p class="result-bad">${m.problems.map(esc).join("<br>")}</p>` : ""}</div>
-    <div class="plots" id="plots">${keys.map((k) => linePlot(k, xs, m.rows.map((r) => r[k]))).join("")}</div>`;
+    <div class="plots" id="plots">${headline}</div>${rest}`;
 }

@@ -1,0 +1,23 @@
+"""Issue 18.7: output fits a terminal; --version exists; the closing commands are one line."""
+
+from cli_helpers import turngym_cli
+
+
+def test_version():
+    from turngym import __version__
+
+    proc = turngym_cli("--version")
+    assert proc.returncode == 0 and proc.stdout.strip() == f"turngym {__version__}"
+
+
+def test_rollout_summary_fits_80_columns_and_says_each_number_once(tmp_path):
+    out = tmp_path / "a-rather-long-directory-name-for-the-rollout-store-of-this-test" / "run"
+    proc = turngym_cli("rollout", "KeyDoor-v0", "-n", "4", "--out", out)  # COLUMNS=80
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    table = [line for line in lines if line.startswith(("│", "┌", "└", "├"))]
+    assert table and all(len(line) <= 80 for line in table)
+    assert "…" not in proc.stdout  # no header cut short
+    assert sum("success" in line for line in lines if "━" not in line) == 1  # printed once (the bar aside)
+    # the command to run next is a whole line even when longer than the terminal
+    assert f"turngym replay {out} --list" in lines
