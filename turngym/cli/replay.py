@@ -45,6 +45,12 @@ def replay(
         str | None, typer.Option("--tag", help="With --list: only this tag (eval, branch) or 'none' (training data).")
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="With --list: at most this many rows.")] = 50,
+    token: Annotated[
+        str, typer.Option(envvar="TURNGYM_REPLAY_TOKEN", help="Token for writes (re-run, branch) when --host is beyond loopback; generated when empty.")
+    ] = "",
+    allow_host: Annotated[
+        list[str] | None, typer.Option("--allow-host", help="Extra Host names to answer (repeatable), e.g. the machine's DNS name.")
+    ] = None,
 ) -> None:
     """Browse, re-run and branch the episodes of a run in the browser (or list them with --list)."""
     if not run_dir.exists():
@@ -105,10 +111,16 @@ def replay(
 
         from turngym.replay.app import create_app
 
+        from turngym.httpguard import guard, needs_token, new_token
+
+        if needs_token(host) and not token:
+            token = new_token()
+        query = f"?token={token}" if needs_token(host) else ""
         typer.echo(
-            f"turngym replay: http://{host}:{port}/  (API docs at /docs; Ctrl-C to stop)"
+            f"turngym replay: http://{host}:{port}/{query}  (API docs at /docs; Ctrl-C to stop)"
         )
-        uvicorn.run(create_app(run), host=host, port=port, log_level="warning")
+        app = guard(create_app(run), bind_host=host, token=token or None, allow_hosts=tuple(allow_host or ()))
+        uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
         run.close()
 

@@ -34,12 +34,22 @@ function toast(msg) {
   const t = $("#toast"); t.textContent = msg; t.className = "show";
   clearTimeout(toast.timer); toast.timer = setTimeout(() => (t.className = ""), 4000);
 }
+// `turngym replay --host` beyond loopback prints a URL with ?token=...; kept for this tab only.
+const TOKEN = (() => {
+  try {
+    const given = new URLSearchParams(location.search).get("token");
+    if (given) { sessionStorage.setItem("turngym-token", given); history.replaceState(null, "", location.pathname + location.hash); }
+    return given || sessionStorage.getItem("turngym-token") || "";
+  } catch (e) { return ""; }
+})();
 async function api(path, opts = {}) {
   if (EXPORT) {
     if (path in EXPORT) return EXPORT[path];
     throw new Error("This exported page holds only the episode it was made for (and its group); open the run with `turngym replay RUN_DIR` for more.");
   }
-  const res = await fetch(path, { headers: { "Content-Type": "application/json" }, ...opts });
+  const headers = { "Content-Type": "application/json" };
+  if (TOKEN) headers["X-Turngym-Token"] = TOKEN;  // a viewer bound beyond loopback guards its writes
+  const res = await fetch(path, { headers, ...opts });
   let body = null;
   try { body = await res.json(); } catch (e) { body = null; }
   if (!res.ok) {
