@@ -21,3 +21,13 @@ def test_rollout_summary_fits_80_columns_and_says_each_number_once(tmp_path):
     assert sum("success" in line for line in lines if "━" not in line) == 1  # printed once (the bar aside)
     # the command to run next is a whole line even when longer than the terminal
     assert f"turngym replay {out} --list" in lines
+
+
+def test_library_progress_bars_do_not_interleave_with_ours(tmp_path):
+    """HF's "Loading weights" / "Writing model shards" bars are off under the CLI."""
+    proc = turngym_cli("model", "init", "--out", tmp_path / "m")
+    assert proc.returncode == 0, proc.stderr
+    proc = turngym_cli("rollout", "KeyDoor-v0", "--policy", tmp_path / "m", "-n", "1", "--out", tmp_path / "r")
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout + proc.stderr
+    assert "Loading weights" not in text and "Writing model shards" not in text and "it/s]" not in text
