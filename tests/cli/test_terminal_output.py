@@ -1,5 +1,7 @@
 """Issue 18.7: output fits a terminal; --version exists; the closing commands are one line."""
 
+import pytest
+
 from cli_helpers import turngym_cli
 
 
@@ -31,3 +33,10 @@ def test_library_progress_bars_do_not_interleave_with_ours(tmp_path):
     assert proc.returncode == 0, proc.stderr
     text = proc.stdout + proc.stderr
     assert "Loading weights" not in text and "Writing model shards" not in text and "it/s]" not in text
+
+
+@pytest.mark.slow
+def test_the_trainers_closing_command_is_one_line(tiny_run):
+    lines = (tiny_run.parent / "train.out").read_text().splitlines()
+    assert f"turngym replay {tiny_run}" in lines  # whole, even though the tmp path is longer than 80 columns
+    assert "profile: cpu (auto: no CUDA device visible)" in lines
