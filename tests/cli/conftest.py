@@ -15,4 +15,5 @@ def tiny_run(tmp_path_factory) -> Path:
     run_dir = tmp_path_factory.mktemp("tiny") / "run"
     proc = turngym_cli("train", CONFIG, "--profile", "cpu", f"run.out={run_dir}", *TINY_RUN)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    (run_dir.parent / "train.out").write_text(proc.stdout)  # what the person saw (tests read it)
     return run_dir
