@@ -41,8 +41,9 @@ def _metric_rows(run: Path) -> list[dict]:
 
 
 def _episodes(run: Path):
+    """Training episodes (held-out evaluation episodes are stored too, tagged)."""
     with EpisodeStore(run, readonly=True) as store:
-        return store.query(order_by="created_at")
+        return store.query(order_by="created_at", tagged=False)
 
 
 def test_two_ranks_learn_into_one_store(tmp_path):
@@ -122,7 +123,7 @@ def test_settings_two_ranks_cannot_run_fail_before_any_work(tmp_path):
     run = tmp_path / "run"
     res = subprocess.run(_train(str(CONFIG), "--profile", "cpu", "--nproc", "2", f"run.out={run}", "rollout.tasks_per_step=3"),
                          env=_env(), capture_output=True, text=True, timeout=300)
-    assert res.returncode == 2 and "tasks_per_step=3" in res.stdout and "Traceback" not in res.stdout + res.stderr
+    assert res.returncode == 2 and "tasks_per_step=3" in res.stdout + res.stderr and "Traceback" not in res.stdout + res.stderr
     assert not run.exists()
 
 

@@ -115,19 +115,23 @@ def validate_world(cfg: TrainConfig, world: int) -> None:
         raise ConfigError(f"{per_node} ranks per node but {torch.cuda.device_count()} CUDA devices: --nproc at most the devices")
 
 
+#: ``compute_advantages`` options every estimator takes (not fields of its own config).
+GENERIC_ALGO_PARAMS = ("per_agent",)
+
+
 def _validate_algo_params(cfg: TrainConfig, estimator: Any) -> None:
     """``algo.params`` against the estimator's own parameters and value checks, so a typo such as
     ``gama`` fails in the dry run, not after minutes of behaviour cloning."""
     import dataclasses
     import difflib
 
-    allowed = [f.name for f in dataclasses.fields(estimator.config)]
+    allowed = [f.name for f in dataclasses.fields(estimator.config)] + list(GENERIC_ALGO_PARAMS)
     unknown = [k for k in cfg.algo.params if k not in allowed]
     if unknown:
         hints = [f"{k}" + (f" (did you mean {close[0]}?)" if (close := difflib.get_close_matches(k, allowed, n=1)) else "") for k in unknown]
         raise ConfigError(f"algo.params: {cfg.algo.name} has no parameter(s) {', '.join(hints)}; its parameters: {', '.join(allowed)}")
     try:
-        estimator.make_config(cfg.algo.preset, **cfg.algo.params)
+        estimator.make_config(cfg.algo.preset, **{k: v for k, v in cfg.algo.params.items() if k not in GENERIC_ALGO_PARAMS})
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"algo.params of {cfg.algo.name} ({cfg.algo.preset}): {exc}") from None
 
