@@ -13,14 +13,17 @@ import gzip
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import ValidationError
 
 from turngym.core.episode import Episode
-from turngym.store import codec
+from turngym.store import codec, payload
+
+#: ``(episode JSON document, invalid_rate, created_at)`` batches, as ``EpisodeStore`` streams them.
+DocBatches = Iterable[list[tuple[dict[str, Any], float, float]]]
 
 #: Episodes per Parquet row group / per insert batch on import.
 BATCH = 1000
@@ -71,6 +74,23 @@ def write_jsonl(path: str | os.PathLike[str], episodes: Iterable[Episode]) -> in
                 f.write(codec.dump_episode(episode))
                 f.write("\n")
                 n += 1
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return n
+
+
+def write_jsonl_docs(path: str | os.PathLike[str], batches: DocBatches) -> int:
+    """``write_jsonl`` from stored documents: the same lines, without building an ``Episode`` each."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_path(path)
+    n = 0
+    try:
+        with _open_text(tmp, "w", gz=path.suffix == ".gz") as f:
+            for batch in batches:
+                f.write("".join(payload.doc_json(doc) + "\n" for doc, _, _ in batch))
+                n += len(batch)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -131,6 +151,44 @@ def write_parquet(path: str | os.PathLike[str], rows: Iterable[tuple[Episode, fl
             if batch or n == 0:
                 writer.write_table(_table(batch))
                 n += len(batch)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return n
+
+
+def _doc_batch(batch: list[tuple[dict[str, Any], float, float]]) -> pa.RecordBatch:
+    """The rows ``_table`` builds, from documents: header fields as the model holds them."""
+    columns: dict[str, list] = {name: [] for name in PARQUET_SCHEMA.names}
+    simple = ("episode_id", "run_id", "env_id", "task_id", "group_id", "step", "won", "outcome_reward", "score",
+              "truncated", "error", "parent_id")  # fmt: skip
+    for doc, invalid_rate, created_at in batch:
+        for name in simple:
+            columns[name].append(doc[name])
+        seed = doc["seed"]
+        columns["seed"].append(None if seed is None else str(seed))
+        columns["num_turns"].append(len(doc["turns"]))
+        columns["invalid_rate"].append(invalid_rate)
+        columns["created_at"].append(created_at)
+        columns["episode"].append(payload.doc_json(doc))
+    return pa.RecordBatch.from_pydict(columns, schema=PARQUET_SCHEMA)
+
+
+def write_parquet_docs(path: str | os.PathLike[str], batches: DocBatches) -> int:
+    """``write_parquet`` from stored documents in record batches (one row group each, bounded memory)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_path(path)
+    n = 0
+    try:
+        with pq.ParquetWriter(tmp, PARQUET_SCHEMA, compression="zstd") as writer:
+            for batch in batches:
+                for start in range(0, len(batch), BATCH):
+                    part = batch[start : start + BATCH]
+                    writer.write_batch(_doc_batch(part))
+                    n += len(part)
+            if n == 0:
+                writer.write_table(_table([]))
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
