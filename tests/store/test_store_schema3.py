@@ -91,9 +91,11 @@ def test_old_store_migrates_on_writable_open(v1_copy, tmp_path):
     assert _same_rows(_parquet_rows(tmp_path / "x.parquet"), _parquet_rows(FIXTURES / "v1_store.parquet"))
     conn = sqlite3.connect(v1_copy)
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    journal = conn.execute("PRAGMA journal_mode").fetchone()[0]
     conn.close()
     assert not {t for t in tables if t.startswith("v1_")}
-    assert v1_copy.stat().st_size < (FIXTURES / "v1_store.db").stat().st_size
+    assert (page_size, journal) == (65536, "wal")  # rewritten with the new page size, back in WAL mode
 
 
 def test_migration_of_a_larger_old_store(tmp_path):
@@ -187,7 +189,7 @@ def test_payload_shares_prompt_prefixes_and_stays_exact():
     as_chat = base.model_copy(deep=True)
     for episode in (concat, as_text, as_chat):
         data = payload.encode_episode(episode)
-        assert payload.doc_json(payload.decode_doc(data)) == codec.dump_episode(episode)
+        assert payload.episode_json(data).decode() == codec.dump_episode(episode)
         assert payload.decode_episode(data) == episode
     only_new = concat.model_copy(deep=True)  # the same episode if each prompt held only its new tokens
     for i, turn in enumerate(only_new.turns):
@@ -203,10 +205,18 @@ def test_payload_unusual_values():
     episode.turns[2].advantage = np.float32(0.25)
     episode.turns[2].loss_mask = [np.int64(1), np.int64(0)]
     data = payload.encode_episode(episode)
-    assert payload.doc_json(payload.decode_doc(data)) == codec.dump_episode(episode)
+    assert payload.episode_json(data).decode() == codec.dump_episode(episode)
     back = payload.decode_episode(data)
     assert _exact(back) == _exact(Episode.model_validate_json(codec.dump_episode(episode)))
     assert back.turns[1].prompt_token_ids == [] and back.turns[0].prompt == [2**70, -1, 3]
+
+
+def test_payload_sentinel_in_user_data_is_stored_unpacked():
+    episode = synthetic_episodes(1, seed=6)[0]
+    episode.turns[0].info = {"x": payload.SENTINEL}
+    data = payload.encode_episode(episode)
+    assert payload.episode_json(data).decode() == codec.dump_episode(episode)
+    assert payload.decode_episode(data) == episode
 
 
 def test_payload_dtypes_cover_ranges():

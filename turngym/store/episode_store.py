@@ -190,7 +190,23 @@ class EpisodeStore:
                 self._create_schema()
             self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         if migrated:
-            self._conn.execute("VACUUM")  # give the old layout's pages back (outside any transaction)
+            self._compact()
+
+    def _compact(self) -> None:
+        """After a migration: rewrite the file with the new page size, giving the old layout's pages back.
+
+        The page size can only change outside WAL mode; if another process holds the file open the
+        journal mode cannot switch and the file keeps its page size (it is still compacted).
+        """
+        try:
+            self._conn.execute("PRAGMA journal_mode = DELETE")
+            for pragma in NEW_FILE_PRAGMAS:
+                self._conn.execute(pragma)
+            self._conn.execute("VACUUM")
+        except sqlite3.OperationalError:
+            self._conn.execute("VACUUM")
+        finally:
+            self._conn.execute("PRAGMA journal_mode = WAL")
 
     def _insert_migrated(self, items: list[tuple[int, Episode, float]]) -> None:
         rows = [_Rows(e) for _, e, _ in items]
@@ -529,19 +545,22 @@ class EpisodeStore:
         """Header columns plus the full episode JSON per row; returns the number of episodes."""
         return exchange.write_parquet_docs(path, self._iter_docs(filters))
 
-    def _iter_docs(self, filters: dict[str, Any]) -> Iterator[list[tuple[dict[str, Any], float, float]]]:
-        """Batches of ``(episode document, invalid_rate, created_at)`` in insertion order."""
+    def _iter_docs(self, filters: dict[str, Any]) -> Iterator[list[tuple[bytes, dict[str, Any], int, float, float]]]:
+        """Export rows (``exchange.DocBatches``) in insertion order, one batch of stored rows at a time."""
         self._where(filters)  # bad filters fail before the export file is created
         if self._legacy:
             columns = "episode_id, record, num_turns, invalid_rate, created_at"
             for rows in self._iter_rows(exchange.BATCH, filters, columns):
                 with self._lock:
                     episodes = legacy.assemble(self._conn, [r[:3] for r in rows], self.path)
-                yield [(e.model_dump(mode="python"), r[3], r[4]) for e, r in zip(episodes, rows, strict=True)]
+                yield [
+                    (codec.dump_episode(e).encode(), e.model_dump(exclude={"turns"}), r[2], r[3], r[4])
+                    for e, r in zip(episodes, rows, strict=True)
+                ]
             return
-        columns = f"{_PAYLOAD_OF}, invalid_rate, created_at"
+        columns = f"{_PAYLOAD_OF}, num_turns, invalid_rate, created_at"
         for rows in self._iter_rows(exchange.BATCH, filters, columns):
-            yield [(payload.decode_doc(data), invalid_rate, stamp) for data, invalid_rate, stamp in rows]
+            yield [(*payload.export_parts(data), *rest) for data, *rest in rows]
 
     def import_jsonl(self, path: str | os.PathLike[str], *, on_duplicate: OnDuplicate = "error") -> int:
         """Load an ``export_jsonl`` file (or any file of Episode JSON lines), all or nothing."""

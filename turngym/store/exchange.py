@@ -20,10 +20,11 @@ import pyarrow.parquet as pq
 from pydantic import ValidationError
 
 from turngym.core.episode import Episode
-from turngym.store import codec, payload
+from turngym.store import codec
 
-#: ``(episode JSON document, invalid_rate, created_at)`` batches, as ``EpisodeStore`` streams them.
-DocBatches = Iterable[list[tuple[dict[str, Any], float, float]]]
+#: ``(episode JSON, header fields, num_turns, invalid_rate, created_at)`` rows, in batches, as
+#: ``EpisodeStore`` streams them (the JSON equals ``codec.dump_episode``; header: the episode without turns).
+DocBatches = Iterable[list[tuple[bytes, dict[str, Any], int, float, float]]]
 
 #: Episodes per Parquet row group / per insert batch on import.
 BATCH = 1000
@@ -87,9 +88,9 @@ def write_jsonl_docs(path: str | os.PathLike[str], batches: DocBatches) -> int:
     tmp = _tmp_path(path)
     n = 0
     try:
-        with _open_text(tmp, "w", gz=path.suffix == ".gz") as f:
+        with gzip.open(tmp, "wb") if path.suffix == ".gz" else open(tmp, "wb") as f:
             for batch in batches:
-                f.write("".join(payload.doc_json(doc) + "\n" for doc, _, _ in batch))
+                f.write(b"".join(row[0] + b"\n" for row in batch))
                 n += len(batch)
         os.replace(tmp, path)
     finally:
@@ -157,20 +158,20 @@ def write_parquet(path: str | os.PathLike[str], rows: Iterable[tuple[Episode, fl
     return n
 
 
-def _doc_batch(batch: list[tuple[dict[str, Any], float, float]]) -> pa.RecordBatch:
-    """The rows ``_table`` builds, from documents: header fields as the model holds them."""
+def _doc_batch(batch: list[tuple[bytes, dict[str, Any], int, float, float]]) -> pa.RecordBatch:
+    """The rows ``_table`` builds, from stored JSON and header fields (no model per episode)."""
     columns: dict[str, list] = {name: [] for name in PARQUET_SCHEMA.names}
     simple = ("episode_id", "run_id", "env_id", "task_id", "group_id", "step", "won", "outcome_reward", "score",
               "truncated", "error", "parent_id")  # fmt: skip
-    for doc, invalid_rate, created_at in batch:
+    for text, header, num_turns, invalid_rate, created_at in batch:
         for name in simple:
-            columns[name].append(doc[name])
-        seed = doc["seed"]
+            columns[name].append(header[name])
+        seed = header["seed"]
         columns["seed"].append(None if seed is None else str(seed))
-        columns["num_turns"].append(len(doc["turns"]))
+        columns["num_turns"].append(num_turns)
         columns["invalid_rate"].append(invalid_rate)
         columns["created_at"].append(created_at)
-        columns["episode"].append(payload.doc_json(doc))
+        columns["episode"].append(text.decode())
     return pa.RecordBatch.from_pydict(columns, schema=PARQUET_SCHEMA)
 
 

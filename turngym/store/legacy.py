@@ -123,15 +123,18 @@ def migrate(
     return moved
 
 
-def write_v1(path: str | Path, batches: Iterable[Sequence[Episode]], created_at: float | None = None) -> None:
-    """Write episodes in the schema-1 layout exactly as the schema-1 store did, one transaction per batch."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.executescript(V1_DDL)
-    conn.execute("PRAGMA user_version = 1")
-    placeholders = ", ".join("?" * (len(V1_HEADER) + 1))
-    for episodes in batches:
+class V1Writer:
+    """Writes episodes in the schema-1 layout exactly as the schema-1 store did (one transaction per
+    ``write``, the same duplicate check, rows and indexes), for migration tests and the benchmark."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.conn = sqlite3.connect(path, isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        self.conn.executescript(V1_DDL)
+        self.conn.execute("PRAGMA user_version = 1")
+
+    def write(self, episodes: Sequence[Episode], created_at: float | None = None) -> None:
         headers, turns = [], []
         stamp = time.time() if created_at is None else created_at
         for e in episodes:
@@ -142,11 +145,13 @@ def write_v1(path: str | Path, batches: Iterable[Sequence[Episode]], created_at:
                 (e.episode_id, pos, t.index, t.agent, t.action, int(bool(t.action_valid)), t.reward, codec.dump_turn(t))
                 for pos, t in enumerate(e.turns)
             )
+        conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         ids = [h[0] for h in headers]
-        for i in range(0, len(ids), _CHUNK):  # the old duplicate check, for a like-for-like cost
+        for i in range(0, len(ids), _CHUNK):
             chunk = ids[i : i + _CHUNK]
             conn.execute(f"SELECT episode_id FROM episodes WHERE episode_id IN ({','.join('?' * len(chunk))})", chunk)
+        placeholders = ", ".join("?" * (len(V1_HEADER) + 1))
         conn.executemany(f"INSERT INTO episodes ({', '.join(V1_HEADER)}, record) VALUES ({placeholders})", headers)
         conn.executemany(
             "INSERT INTO turns (episode_id, pos, turn_index, agent, action, action_valid, reward, record) "
@@ -154,4 +159,16 @@ def write_v1(path: str | Path, batches: Iterable[Sequence[Episode]], created_at:
             turns,
         )
         conn.execute("COMMIT")
-    conn.close()
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def write_v1(path: str | Path, batches: Iterable[Sequence[Episode]], created_at: float | None = None) -> None:
+    """A schema-1 file of ``batches`` (one transaction each)."""
+    writer = V1Writer(path)
+    try:
+        for batch in batches:
+            writer.write(batch, created_at)
+    finally:
+        writer.close()

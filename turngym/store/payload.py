@@ -1,27 +1,24 @@
 """The compact per-episode payload of schema 3: canonical JSON plus packed number arrays, zstd-compressed.
 
-Why this shape: in a training run ~80% of an episode's JSON is token ids and logprobs written as
+Why this shape: in a training run most of an episode's JSON is token ids and logprobs written as
 decimal text (a 16-bit token id costs ~6 characters, a float64 logprob ~19). Here those per-token
-lists leave the JSON and are stored as binary arrays (each field its own array, in the smallest
-integer dtype that holds its values; float lists as float64, so every bit, NaN payloads and -0.0
-included, survives), and a turn's prompt that extends the previous turn's prompt (a transcript
-that grows, chat history re-sent every turn) is stored as "the previous prompt's first L items" plus
-what is new. The rest of the episode stays pydantic's own JSON. The whole is one zstd frame.
+lists leave the JSON and are stored as binary arrays (one per field, integers in the smallest dtype
+that holds them; floats as float64, so every bit, NaN payloads and -0.0 included, survives). A turn's
+integer prompt that extends the previous turn's (a growing transcript) is stored as "the previous
+prompt's first L ids" plus the new ones; repeated text (chat history re-sent every turn) is left to
+zstd, which matches it within the episode's single frame.
+
+The JSON is pydantic's own ``dump_episode`` text in which each packed value is replaced by a
+sentinel number, so decoding is text splicing: the exact canonical JSON comes back without building
+a model or parsing the document (``episode_json``), which is what makes exports stream fast. A
+sentinel that also occurs in the user's own data (it never should) is detected when encoding and
+the episode is then stored unpacked, never misread.
 
 Layout before compression (little-endian)::
 
-    u8 format (=1) | u32 len | episode JSON without the packed turn fields
-                   | u32 len | manifest JSON: per packed field, one spec per turn
-                   | per array field: u8 dtype code | u32 nbytes | bytes
-
-Spec per turn and field: ``null`` (the value is None), ``n`` (the next n items of the field's array),
-``[L, n]`` (the previous turn's value's first L items, then the next n items of the array),
-``["j", value]`` (stored as JSON: chat prompts, text prompts, scalar advantages, ints past int64),
-``["s", L, suffix]`` (the previous turn's value's first L items / characters, then ``suffix``).
-
-Decoding rebuilds the exact JSON document pydantic wrote (keys in field order), so exports can write
-it without building models, and the store builds models without re-validating what it validated on
-the way in (``episode_from_doc``).
+    u8 format (=2) | u32 turns T | i32[T*F] lengths (-1: not packed) | i32[T*F] kept prefix lengths
+    | per field: u8 dtype code | u32 nbytes | bytes | u32 len | header JSON (episode without turns)
+    | canonical JSON with sentinels (to the end)
 """
 
 from __future__ import annotations
@@ -38,20 +35,22 @@ import zstandard
 from turngym.core.episode import Episode, Turn
 from turngym.store import codec
 
-FORMAT = 1
-#: Turn fields packed as integer arrays (``prompt`` only when it is a list of ints).
-INT_FIELDS = ("prompt", "prompt_token_ids", "response_token_ids", "loss_mask")
-#: Turn fields packed as float64 arrays (``advantage`` only when it is a per-token list).
-FLOAT_FIELDS = ("rollout_logprobs", "trainer_logprobs", "advantage")
-PACKED = INT_FIELDS + FLOAT_FIELDS
-TURN_FIELDS = tuple(Turn.model_fields)
-EPISODE_FIELDS = tuple(Episode.model_fields)
-_EXCLUDE = {"turns": {"__all__": set(PACKED)}}
+FORMAT = 2
+#: Packed turn fields in the order they appear in a turn's JSON; ``prompt`` only when it holds ints,
+#: ``advantage`` only when it is a per-token list.
+PACKED = ("prompt", "prompt_token_ids", "response_token_ids", "rollout_logprobs", "loss_mask", "advantage", "trainer_logprobs")
+_FLOAT = frozenset({"rollout_logprobs", "advantage", "trainer_logprobs"})
+_SHARES_PREFIX = frozenset({"prompt", "prompt_token_ids"})
+assert [f for f in Turn.model_fields if f in PACKED] == list(PACKED)
+_F = len(PACKED)
+SENTINEL = -7_301_046_093_577_263_619_331  # past int64: no packable value can equal it
+_SENTINEL_TEXT = str(SENTINEL).encode()
 _DTYPES = (np.uint8, np.int8, np.uint16, np.int16, np.uint32, np.int32, np.int64, np.float64)
+_RANGES = [(int(np.iinfo(d).min), int(np.iinfo(d).max)) for d in _DTYPES[:-1]]
 _CODE = {np.dtype(d): i for i, d in enumerate(_DTYPES)}
-_U32 = struct.Struct("<I")
 _HEAD = struct.Struct("<BI")
-_LEVEL = 3
+_U32 = struct.Struct("<I")
+_LEVEL = 1
 _local = threading.local()
 
 
@@ -69,135 +68,157 @@ def _decompressor() -> zstandard.ZstdDecompressor:
     return d
 
 
-def _smallest_int(values: array.array) -> np.ndarray:
-    a = np.frombuffer(values, dtype=np.int64)
+def _smallest_int(values: list[int]) -> np.ndarray:
+    a = np.frombuffer(array.array("q", values), dtype=np.int64)  # OverflowError past int64
     if not len(a):
         return a.astype(np.uint8)
     lo, hi = int(a.min()), int(a.max())
-    for dtype in _DTYPES[:-2]:
-        info = np.iinfo(dtype)
-        if info.min <= lo and hi <= info.max:
+    for dtype, (dmin, dmax) in zip(_DTYPES, _RANGES, strict=False):
+        if dmin <= lo and hi <= dmax:
             return a.astype(dtype)
     return a
 
 
-def _is_int_list(value: Any) -> bool:
-    return type(value) is list and (not value or type(value[0]) is int)
-
-
-def _same_prefix(prev: Any, value: Any) -> int:
-    """Length L > 0 when ``value`` starts with the whole of ``prev`` (same kind), else 0."""
-    if type(prev) is not type(value) or not prev or len(prev) > len(value):
-        return 0
-    if type(value) is str:
-        return len(prev) if value.startswith(prev) else 0
-    if value[0] != prev[0] or value[len(prev) - 1] != prev[-1]:  # cheap rejection before the full compare
-        return 0
-    return len(prev) if value[: len(prev)] == prev else 0
+def _dump(episode: Episode) -> bytes:
+    try:
+        return codec._EPISODE_SERIALIZER.to_json(episode, fallback=codec._fallback, warnings=False)
+    except (pydantic_core.PydanticSerializationError, TypeError) as exc:
+        raise codec.EncodeError(str(exc)) from exc
 
 
 def encode_episode(episode: Episode) -> bytes:
     """The compressed payload of one episode (raises ``codec.EncodeError`` for unstorable values)."""
+    turns = episode.turns
+    n_turns = len(turns)
+    lengths = np.full((n_turns, _F), -1, dtype=np.int32)
+    kept = np.zeros((n_turns, _F), dtype=np.int32)
+    values: list[list] = [[] for _ in PACKED]
+    copies = []
+    packed = 0
+    for i, turn in enumerate(turns):
+        state = turn.__dict__
+        update = None
+        for j, field in enumerate(PACKED):
+            value = state[field]
+            if type(value) is not list or (field == "prompt" and value and type(value[0]) is not int):
+                continue  # None, text/chat prompts, scalar advantages, arrays: stay in the JSON
+            rest = value
+            if field in _SHARES_PREFIX and i:
+                prev = turns[i - 1].__dict__[field]
+                n = len(prev) if type(prev) is list else 0
+                if 0 < n <= len(value) and value[n - 1] == prev[-1] and value[:n] == prev:
+                    kept[i, j] = n
+                    rest = value[n:]
+            values[j].extend(rest)
+            lengths[i, j] = len(rest)
+            if update is None:
+                update = {}
+            update[field] = SENTINEL
+            packed += 1
+        copies.append(turn.model_copy(update=update) if update else turn)
     try:
-        doc = codec._EPISODE_SERIALIZER.to_json(episode, exclude=_EXCLUDE, fallback=codec._fallback, warnings=False)
-    except (pydantic_core.PydanticSerializationError, TypeError) as exc:
-        raise codec.EncodeError(str(exc)) from exc
-    specs: dict[str, list[Any]] = {f: [] for f in PACKED}
-    ints: dict[str, list[int]] = {f: [] for f in INT_FIELDS}
-    floats: dict[str, list[float]] = {f: [] for f in FLOAT_FIELDS}
-    prev: dict[str, Any] = {}
-    for turn in episode.turns:
-        for field in PACKED:
-            value = getattr(turn, field)
-            spec: Any
-            if value is None:
-                spec = None
-            elif type(value) is str or (field == "prompt" and not _is_int_list(value)):
-                n = _same_prefix(prev.get(field), value)
-                spec = ["s", n, value[n:]] if n else ["j", value]
-            elif type(value) is not list:  # a scalar advantage
-                spec = ["j", value]
-            else:
-                n = _same_prefix(prev.get(field), value)
-                rest = value[n:] if n else value
-                (ints if field in ints else floats)[field].extend(rest)
-                spec = [n, len(rest)] if n else len(rest)
-            specs[field].append(spec)
-            prev[field] = value
-    blobs = []
-    try:
-        for field in INT_FIELDS:
-            blobs.append(_smallest_int(array.array("q", ints[field])))
-        for field in FLOAT_FIELDS:
-            blobs.append(np.frombuffer(array.array("d", floats[field]), dtype=np.float64))
-    except (OverflowError, TypeError):
-        return _encode_unpacked(episode, doc)
-    manifest = codec.encode(specs).encode()
-    parts = [_HEAD.pack(FORMAT, len(doc)), doc, _U32.pack(len(manifest)), manifest]
+        blobs = [
+            np.frombuffer(array.array("d", v), dtype=np.float64) if f in _FLOAT else _smallest_int(v)
+            for f, v in zip(PACKED, values, strict=True)
+        ]
+        text = _dump(episode.model_copy(update={"turns": copies})) if packed else _dump(episode)
+        if text.count(_SENTINEL_TEXT) != packed:
+            raise ValueError("sentinel collision")
+    except (OverflowError, TypeError, ValueError):  # ints past int64, non-numbers, the sentinel in user data
+        lengths.fill(-1)
+        kept.fill(0)
+        blobs = [np.zeros(0, np.uint8)] * _F
+        text = _dump(episode)
+    header = codec.dump_header(episode).encode()
+    parts = [_HEAD.pack(FORMAT, n_turns), lengths.tobytes(), kept.tobytes()]
     for blob in blobs:
         parts.append(_HEAD.pack(_CODE[blob.dtype], blob.nbytes))
         parts.append(blob.tobytes())
+    parts += [_U32.pack(len(header)), header, text]
     return _compressor().compress(b"".join(parts))
 
 
-def _encode_unpacked(episode: Episode, doc: bytes) -> bytes:
-    """Slow path for values an array cannot hold exactly (ints past int64, non-numbers): all JSON."""
-    specs = {f: [None if (v := getattr(t, f)) is None else ["j", v] for t in episode.turns] for f in PACKED}
-    manifest = codec.encode(specs).encode()
-    parts = [_HEAD.pack(FORMAT, len(doc)), doc, _U32.pack(len(manifest)), manifest]
-    for dtype in (np.uint8,) * len(INT_FIELDS) + (np.float64,) * len(FLOAT_FIELDS):
-        parts.append(_HEAD.pack(_CODE[np.dtype(dtype)], 0))
-    return _compressor().compress(b"".join(parts))
+def _unpack(data: bytes) -> tuple[np.ndarray, np.ndarray, list[list], bytes, bytes]:
+    raw = _decompressor().decompress(data)
+    fmt, n_turns = _HEAD.unpack_from(raw, 0)
+    if fmt != FORMAT:
+        raise ValueError(f"unknown episode payload format {fmt}")
+    pos = _HEAD.size
+    size = n_turns * _F * 4
+    lengths = np.frombuffer(raw, np.int32, n_turns * _F, pos).reshape(n_turns, _F)
+    kept = np.frombuffer(raw, np.int32, n_turns * _F, pos + size).reshape(n_turns, _F)
+    pos += 2 * size
+    values = []
+    for _ in PACKED:
+        code, nbytes = _HEAD.unpack_from(raw, pos)
+        pos += _HEAD.size
+        dtype = np.dtype(_DTYPES[code])
+        values.append(np.frombuffer(raw, dtype, nbytes // dtype.itemsize, pos).tolist() if nbytes else [])
+        pos += nbytes
+    (n,) = _U32.unpack_from(raw, pos)
+    pos += 4
+    return lengths, kept, values, raw[pos : pos + n], raw[pos + n :]
+
+
+def _packed_values(lengths: np.ndarray, kept: np.ndarray, values: list[list]) -> list[list]:
+    """The packed values in text order (turn by turn, fields in ``PACKED`` order)."""
+    out: list[list] = []
+    at = [0] * _F
+    prev: list[Any] = [None] * _F
+    for row, keep in zip(lengths.tolist(), kept.tolist(), strict=True):
+        for j, n in enumerate(row):
+            if n < 0:
+                prev[j] = None
+                continue
+            k = at[j]
+            value = values[j][k : k + n]
+            at[j] = k + n
+            if keep[j]:
+                value = prev[j][: keep[j]] + value
+            prev[j] = value
+            out.append(value)
+    return out
+
+
+def episode_json(data: bytes) -> bytes:
+    """The episode's canonical JSON (UTF-8), identical to ``codec.dump_episode`` of the model."""
+    return export_parts(data)[0]
+
+
+def export_parts(data: bytes) -> tuple[bytes, dict[str, Any]]:
+    """``(canonical JSON, header fields)`` from one decompression: what an export row needs."""
+    lengths, kept, values, header, text = _unpack(data)
+    return _splice(text, _packed_values(lengths, kept, values)), pydantic_core.from_json(header)
+
+
+def _splice(text: bytes, packed: list[list]) -> bytes:
+    """The canonical JSON: each sentinel replaced by its value's JSON, as pydantic writes it."""
+    if not packed:
+        return text
+    pieces = text.split(_SENTINEL_TEXT)
+    to_json = pydantic_core.to_json
+    out = [pieces[0]]
+    for value, piece in zip(packed, pieces[1:], strict=True):
+        out.append(to_json(value, inf_nan_mode="constants"))
+        out.append(piece)
+    return b"".join(out)
+
+
+def header_doc(data: bytes) -> dict[str, Any]:
+    """The episode without its turns as plain JSON data (cheap: the turns are not parsed)."""
+    return pydantic_core.from_json(_unpack(data)[3])
 
 
 def decode_doc(payload: bytes) -> dict[str, Any]:
     """The episode as the plain JSON document pydantic wrote (dicts/lists, keys in field order)."""
-    raw = _decompressor().decompress(payload)
-    fmt, n = _HEAD.unpack_from(raw, 0)
-    if fmt != FORMAT:
-        raise ValueError(f"unknown episode payload format {fmt}")
-    pos = _HEAD.size
-    doc = pydantic_core.from_json(raw[pos : pos + n])
-    pos += n
-    (m,) = _U32.unpack_from(raw, pos)
-    pos += 4
-    specs = pydantic_core.from_json(raw[pos : pos + m])
-    pos += m
-    arrays: dict[str, list] = {}
-    for field in PACKED:
-        code, nbytes = _HEAD.unpack_from(raw, pos)
-        pos += _HEAD.size
-        dtype = np.dtype(_DTYPES[code])
-        arrays[field] = np.frombuffer(raw, dtype, nbytes // dtype.itemsize, pos).tolist() if nbytes else []
-        pos += nbytes
-    turns = doc["turns"]
-    for field in PACKED:
-        values = arrays[field]
-        at = 0
-        previous: Any = None
-        for turn, spec in zip(turns, specs[field], strict=True):
-            if spec is None:
-                value = None
-            elif type(spec) is int:
-                value = values[at : at + spec]
-                at += spec
-            elif type(spec[0]) is int:
-                keep, k = spec
-                value = previous[:keep] + values[at : at + k]
-                at += k
-            elif spec[0] == "j":
-                value = spec[1]
-            else:
-                value = previous[: spec[1]] + spec[2]
-            turn[field] = value
-            previous = value
-    doc["turns"] = [{k: t[k] for k in TURN_FIELDS} for t in turns]
+    lengths, kept, values, _, text = _unpack(payload)
+    doc = pydantic_core.from_json(text)
+    packed = iter(_packed_values(lengths, kept, values))
+    for turn, row in zip(doc["turns"], lengths.tolist(), strict=True):
+        for field, n in zip(PACKED, row, strict=True):
+            if n >= 0:
+                turn[field] = next(packed)
     return doc
-
-
-def doc_json(doc: dict[str, Any]) -> str:
-    """The episode's JSON text, identical to ``codec.dump_episode`` of the model."""
-    return pydantic_core.to_json(doc, inf_nan_mode="constants").decode()
 
 
 def episode_from_doc(doc: dict[str, Any]) -> Episode:
