@@ -93,8 +93,7 @@ def old_exports(v1_path: Path, out: Path) -> tuple[float, float]:
     return t_jsonl, t_parquet
 
 
-def store_section(max_episodes: int, batch: int, old_export_max: int, tmp: Path) -> None:
-    marks = [10**k for k in range(3, 8) if 10**k <= max_episodes]
+def store_section(marks: list[int], batch: int, old_export_max: int, tmp: Path) -> None:
     env_ids = sorted(spec.id for spec in list_envs())
     new_path, old_path = tmp / "new" / "episodes.db", tmp / "old.db"
     store = EpisodeStore(new_path)
@@ -263,7 +262,8 @@ START = time.perf_counter()
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--max-episodes", type=int, default=100_000)
+    ap.add_argument("--max-episodes", type=int, default=100_000, help="marks 10^3, 10^4, ... up to this")
+    ap.add_argument("--marks", default="", help="explicit comma-separated store sizes (episodes), e.g. 1000,3000,10000")
     ap.add_argument("--batch", type=int, default=500, help="episodes per store.write (one trainer batch)")
     ap.add_argument("--old-export-max", type=int, default=10_000, help="largest mark where the old export runs")
     ap.add_argument("--max-rows", type=int, default=10_000_000, help="estimator rows (10^3 ... this)")
@@ -276,7 +276,10 @@ def main() -> int:
     print(f"scale benchmark, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
     if "store" not in skip:
         with tempfile.TemporaryDirectory() as tmp:
-            store_section(args.max_episodes, args.batch, args.old_export_max, Path(tmp))
+            marks = [int(float(m)) for m in args.marks.split(",")] if args.marks else [
+                10**k for k in range(3, 8) if 10**k <= args.max_episodes
+            ]
+            store_section(sorted(marks), args.batch, args.old_export_max, Path(tmp))
     if "envs" not in skip:
         envs_section(args.env_steps, args.envs)
     if "estimators" not in skip:

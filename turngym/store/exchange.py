@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import ValidationError
@@ -171,8 +172,13 @@ def _doc_batch(batch: list[tuple[bytes, dict[str, Any], int, float, float]]) -> 
         columns["num_turns"].append(num_turns)
         columns["invalid_rate"].append(invalid_rate)
         columns["created_at"].append(created_at)
-        columns["episode"].append(text.decode())
-    return pa.RecordBatch.from_pydict(columns, schema=PARQUET_SCHEMA)
+    texts = [row[0] for row in batch]
+    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum([len(t) for t in texts], out=offsets[1:])
+    arrays = [pa.array(columns[f.name], type=f.type) for f in PARQUET_SCHEMA if f.name != "episode"]
+    # the JSON texts as one buffer + offsets: no per-episode str object (they are valid UTF-8 by construction)
+    episode = pa.LargeStringArray.from_buffers(len(texts), pa.py_buffer(offsets), pa.py_buffer(b"".join(texts)))
+    return pa.RecordBatch.from_arrays([*arrays, episode], schema=PARQUET_SCHEMA)
 
 
 def write_parquet_docs(path: str | os.PathLike[str], batches: DocBatches) -> int:
