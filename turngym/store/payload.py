@@ -46,7 +46,6 @@ _F = len(PACKED)
 SENTINEL = -7_301_046_093_577_263_619_331  # past int64: no packable value can equal it
 _SENTINEL_TEXT = str(SENTINEL).encode()
 _DTYPES = (np.uint8, np.int8, np.uint16, np.int16, np.uint32, np.int32, np.int64, np.float64)
-_RANGES = [(int(np.iinfo(d).min), int(np.iinfo(d).max)) for d in _DTYPES[:-1]]
 _CODE = {np.dtype(d): i for i, d in enumerate(_DTYPES)}
 _HEAD = struct.Struct("<BI")
 _U32 = struct.Struct("<I")
@@ -68,15 +67,36 @@ def _decompressor() -> zstandard.ZstdDecompressor:
     return d
 
 
-def _smallest_int(values: list[int]) -> np.ndarray:
-    a = np.frombuffer(array.array("q", values), dtype=np.int64)  # OverflowError past int64
-    if not len(a):
-        return a.astype(np.uint8)
-    lo, hi = int(a.min()), int(a.max())
-    for dtype, (dmin, dmax) in zip(_DTYPES, _RANGES, strict=False):
-        if dmin <= lo and hi <= dmax:
-            return a.astype(dtype)
-    return a
+_TRY_CODES = {"loss_mask": "BHIq"}
+
+
+def _smallest_int(field: str, values: list[int]) -> np.ndarray:
+    """The smallest unsigned array type that takes every value (``array`` checks the range while it
+    converts, one pass), else int64; ``OverflowError`` past int64."""
+    for code in _TRY_CODES.get(field, "HIq"):
+        try:
+            packed = array.array(code, values)
+        except OverflowError:
+            if code == "q":
+                raise
+            continue
+        return np.frombuffer(packed, dtype=_ARRAY_DTYPE[code]) if values else np.zeros(0, np.uint8)
+    raise AssertionError("unreachable")
+
+
+_ARRAY_DTYPE = {"B": np.uint8, "H": np.uint16, "I": np.uint32, "q": np.int64}
+assert array.array("I").itemsize == 4 and array.array("q").itemsize == 8
+
+
+def _with(turn: Turn, update: dict[str, Any]) -> Turn:
+    """A shallow copy of ``turn`` with some values replaced (what ``model_copy(update=)`` does, minus
+    its per-call overhead: this runs for every turn written)."""
+    copy = object.__new__(type(turn))
+    object.__setattr__(copy, "__dict__", {**turn.__dict__, **update})
+    object.__setattr__(copy, "__pydantic_fields_set__", turn.__pydantic_fields_set__)
+    object.__setattr__(copy, "__pydantic_extra__", turn.__pydantic_extra__)
+    object.__setattr__(copy, "__pydantic_private__", turn.__pydantic_private__)
+    return copy
 
 
 def _dump(episode: Episode) -> bytes:
@@ -115,10 +135,10 @@ def encode_episode(episode: Episode) -> bytes:
                 update = {}
             update[field] = SENTINEL
             packed += 1
-        copies.append(turn.model_copy(update=update) if update else turn)
+        copies.append(_with(turn, update) if update else turn)
     try:
         blobs = [
-            np.frombuffer(array.array("d", v), dtype=np.float64) if f in _FLOAT else _smallest_int(v)
+            np.frombuffer(array.array("d", v), dtype=np.float64) if f in _FLOAT else _smallest_int(f, v)
             for f, v in zip(PACKED, values, strict=True)
         ]
         text = _dump(episode.model_copy(update={"turns": copies})) if packed else _dump(episode)
