@@ -164,7 +164,7 @@ def _doc_batch(batch: list[tuple[bytes, dict[str, Any], int, float, float]]) -> 
     columns: dict[str, list] = {name: [] for name in PARQUET_SCHEMA.names}
     simple = ("episode_id", "run_id", "env_id", "task_id", "group_id", "step", "won", "outcome_reward", "score",
               "truncated", "error", "parent_id")  # fmt: skip
-    for text, header, num_turns, invalid_rate, created_at in batch:
+    for _, header, num_turns, invalid_rate, created_at in batch:
         for name in simple:
             columns[name].append(header[name])
         seed = header["seed"]
