@@ -53,21 +53,19 @@ def test_training_exports_exclude_eval_and_branches(tiny_run, tmp_path):
 
 
 def test_a_version_1_store_reads_and_upgrades(tmp_path):
-    import sqlite3
+    """A store written before tags (schema 1, the committed fixture) reads with every episode
+    untagged, and once opened writable takes tagged episodes."""
+    import shutil
+    from pathlib import Path
 
     from turngym.core.episode import Episode
 
     path = tmp_path / "old.db"
-    with EpisodeStore(path) as store:
-        store.write(Episode(env_id="KeyDoor-v0", task_id="t"))
-    conn = sqlite3.connect(path)  # make it a version-1 file: no tag column
-    conn.execute("DROP INDEX ix_episodes_tag")
-    conn.execute("ALTER TABLE episodes DROP COLUMN tag")
-    conn.execute("PRAGMA user_version = 1")
-    conn.commit()
-    conn.close()
+    shutil.copy(Path(__file__).parents[1] / "store" / "fixtures" / "v1_store.db", path)
     with EpisodeStore(path, readonly=True) as store:
-        assert store.count(tagged=False) == 1 and store.summaries()[0].tag is None
+        n = store.count()
+        assert n > 0 and store.count(tagged=False) == n and all(s.tag is None for s in store.summaries(limit=5))
     with EpisodeStore(path) as store:
         store.write(Episode(env_id="KeyDoor-v0", task_id="u", tag="eval"))
-        assert store.count(tag="eval") == 1 and store.count(tagged=False) == 1
+        assert store.count(tag="eval") == 1 and store.count(tagged=False) == n
+        assert store.query(tag="eval")[0].tag == "eval"

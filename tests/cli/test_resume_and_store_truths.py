@@ -46,8 +46,11 @@ def test_a_corrupt_store_fails_at_open(tmp_path):
     assert proc.returncode == 0, proc.stderr
     db = out / "episodes.db"
     size = db.stat().st_size
-    with open(db, "r+b") as f:  # damage a page in the middle of the file
-        f.seek(size // 2 // 4096 * 4096)
+    with open(db, "r+b") as f:  # damage the page in the middle of the file, from its header on
+        header = f.read(100)
+        page = int.from_bytes(header[16:18], "big") or 65536  # SQLite stores 65536 as 1
+        page = 65536 if page == 1 else page
+        f.seek(max(1, size // 2 // page) * page)
         f.write(b"\xde\xad" * 2048)
     with pytest.raises(ValueError, match="is a corrupt episode store"):
         EpisodeStore(out, readonly=True)

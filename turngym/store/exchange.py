@@ -13,14 +13,19 @@ import gzip
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import ValidationError
 
 from turngym.core.episode import Episode
 from turngym.store import codec
+
+#: ``(episode JSON, header fields, num_turns, invalid_rate, created_at)`` rows, in batches, as
+#: ``EpisodeStore`` streams them (the JSON equals ``codec.dump_episode``; header: the episode without turns).
+DocBatches = Iterable[list[tuple[bytes, dict[str, Any], int, float, float]]]
 
 #: Episodes per Parquet row group / per insert batch on import.
 BATCH = 1000
@@ -71,6 +76,23 @@ def write_jsonl(path: str | os.PathLike[str], episodes: Iterable[Episode]) -> in
                 f.write(codec.dump_episode(episode))
                 f.write("\n")
                 n += 1
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return n
+
+
+def write_jsonl_docs(path: str | os.PathLike[str], batches: DocBatches) -> int:
+    """``write_jsonl`` from stored documents: the same lines, without building an ``Episode`` each."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_path(path)
+    n = 0
+    try:
+        with gzip.open(tmp, "wb") if path.suffix == ".gz" else open(tmp, "wb") as f:
+            for batch in batches:
+                f.write(b"".join(row[0] + b"\n" for row in batch))
+                n += len(batch)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -131,6 +153,49 @@ def write_parquet(path: str | os.PathLike[str], rows: Iterable[tuple[Episode, fl
             if batch or n == 0:
                 writer.write_table(_table(batch))
                 n += len(batch)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return n
+
+
+def _doc_batch(batch: list[tuple[bytes, dict[str, Any], int, float, float]]) -> pa.RecordBatch:
+    """The rows ``_table`` builds, from stored JSON and header fields (no model per episode)."""
+    columns: dict[str, list] = {name: [] for name in PARQUET_SCHEMA.names}
+    simple = ("episode_id", "run_id", "env_id", "task_id", "group_id", "step", "won", "outcome_reward", "score",
+              "truncated", "error", "parent_id")  # fmt: skip
+    for _, header, num_turns, invalid_rate, created_at in batch:
+        for name in simple:
+            columns[name].append(header[name])
+        seed = header["seed"]
+        columns["seed"].append(None if seed is None else str(seed))
+        columns["num_turns"].append(num_turns)
+        columns["invalid_rate"].append(invalid_rate)
+        columns["created_at"].append(created_at)
+    texts = [row[0] for row in batch]
+    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum([len(t) for t in texts], out=offsets[1:])
+    arrays = [pa.array(columns[f.name], type=f.type) for f in PARQUET_SCHEMA if f.name != "episode"]
+    # the JSON texts as one buffer + offsets: no per-episode str object (they are valid UTF-8 by construction)
+    episode = pa.LargeStringArray.from_buffers(len(texts), pa.py_buffer(offsets), pa.py_buffer(b"".join(texts)))
+    return pa.RecordBatch.from_arrays([*arrays, episode], schema=PARQUET_SCHEMA)
+
+
+def write_parquet_docs(path: str | os.PathLike[str], batches: DocBatches) -> int:
+    """``write_parquet`` from stored documents in record batches (one row group each, bounded memory)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_path(path)
+    n = 0
+    try:
+        with pq.ParquetWriter(tmp, PARQUET_SCHEMA, compression="zstd") as writer:
+            for batch in batches:
+                for start in range(0, len(batch), BATCH):
+                    part = batch[start : start + BATCH]
+                    writer.write_batch(_doc_batch(part))
+                    n += len(part)
+            if n == 0:
+                writer.write_table(_table([]))
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

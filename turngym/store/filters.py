@@ -36,11 +36,23 @@ _BOOL_FILTERS = {
     # tagged=False is the training data: no eval episodes, no branches made in the viewer
     "tagged": ("tag IS NOT NULL", "tag IS NULL"),
 }
+#: Filters the ``counts`` table answers (its ``tag`` is '' for untagged episodes).
+COUNT_FILTERS = frozenset({"run_id", "env_id", "won", "tag", "tagged"})
+_COUNTS_BOOL = {"tagged": ("tag != ''", "tag = ''")}
 FILTER_NAMES = tuple(sorted({*_STRING_FILTERS, *_RANGE_FILTERS, *_INT_FILTERS, *_BOOL_FILTERS}))
 
 
-def where_clause(filters: Mapping[str, Any]) -> tuple[str, list[Any]]:
-    """``(" WHERE ...", params)`` for the given filters (``("", [])`` when none apply)."""
+def counts_answerable(filters: Mapping[str, Any]) -> bool:
+    """True when every active filter is one the ``counts`` table is keyed by."""
+    return all(value is None or name in COUNT_FILTERS for name, value in filters.items())
+
+
+def where_clause(filters: Mapping[str, Any], *, counts: bool = False, has_tag: bool = True) -> tuple[str, list[Any]]:
+    """``(" WHERE ...", params)`` for the given filters (``("", [])`` when none apply).
+
+    ``counts``: the clause is for the ``counts`` table; ``has_tag=False``: the file has no ``tag``
+    column (schema 1), where every episode is untagged.
+    """
     unknown = sorted(set(filters) - set(FILTER_NAMES))
     if unknown:
         raise TypeError(f"unknown episode filter(s) {unknown}; valid filters: {', '.join(FILTER_NAMES)}")
@@ -48,6 +60,14 @@ def where_clause(filters: Mapping[str, Any]) -> tuple[str, list[Any]]:
     params: list[Any] = []
     for name, value in filters.items():
         if value is None:
+            continue
+        if not has_tag and name in ("tag", "tagged"):
+            if name == "tagged" and not isinstance(value, bool):
+                raise TypeError(f"filter {name} takes a bool, got {value!r}")
+            if name == "tag" and not isinstance(value, str | list | tuple | set | frozenset):
+                raise TypeError(f"filter {name} takes a string or a collection of strings, got {value!r}")
+            if name == "tag" or value is True:
+                parts.append("0")  # nothing is tagged in a file without tags
             continue
         if name in _STRING_FILTERS:
             column = _STRING_FILTERS[name]
@@ -66,7 +86,8 @@ def where_clause(filters: Mapping[str, Any]) -> tuple[str, list[Any]]:
         elif name in _BOOL_FILTERS:
             if not isinstance(value, bool):
                 raise TypeError(f"filter {name} takes a bool, got {value!r}")
-            parts.append(_BOOL_FILTERS[name][0 if value else 1])
+            table = _COUNTS_BOOL if counts and name in _COUNTS_BOOL else _BOOL_FILTERS
+            parts.append(table[name][0 if value else 1])
         elif name in _INT_FILTERS:
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError(f"filter {name} takes an int, got {value!r}")

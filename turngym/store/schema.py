@@ -1,9 +1,10 @@
 """The on-disk layout of a run's episode database and the light row types read from it.
 
-Whole records live as JSON text (one row per turn, one header row per episode) so nothing is lost;
-the fields people filter and sort on are duplicated into typed, indexed columns so the viewer and
-the trainer never parse JSON to select. ``PRAGMA user_version`` carries the layout version so a
-newer file is refused instead of misread.
+Each episode is one compressed payload (``turngym.store.payload``: exact, nothing is dropped); the
+fields people filter and sort on are duplicated into typed, indexed columns so the viewer and the
+trainer never decode payloads to select. ``PRAGMA user_version`` carries the layout version so a
+newer file is refused instead of misread and an older one (``LEGACY_VERSIONS``) is read as it is or
+migrated (``turngym.store.legacy``).
 """
 
 from __future__ import annotations
@@ -12,11 +13,22 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-#: Bump when the table layout changes; files with a higher version are refused. Version 2 added
-#: the ``tag`` column (eval and viewer-branch episodes; NULL = training data); a version-1 file is
-#: upgraded in place when opened for writing and read through a view (tag NULL) when read-only.
-SCHEMA_VERSION = 2
+#: Bump when the table layout changes; files with a higher version are refused, lower ones migrated.
+SCHEMA_VERSION = 3
+#: Versions this code reads as they are (readonly) and converts on a writable open.
+LEGACY_VERSIONS = (1,)
 
+#: Applied to a new file before any table exists (``page_size`` cannot change afterwards without a
+#: VACUUM): 64 KiB pages hold many compressed episode payloads (typically 3-10 KB) each, without
+#: overflow chains; with 4-16 KiB pages the partly filled pages and overflow tails cost ~25% of the file.
+NEW_FILE_PRAGMAS = ("PRAGMA page_size = 65536", "PRAGMA auto_vacuum = NONE")
+
+# Schema 3. ``episodes`` holds the typed header columns (dense rows, so scans and index lookups read
+# no payload bytes); ``payloads`` the compressed episode (``turngym.store.payload``), keyed by the
+# same integer id; ``turns`` a small index of turn headers (no texts); ``counts`` the number of
+# episodes per (run, env, won, tag), kept by triggers so counts and the run list never scan.
+# Indexes exist only for filters and orders the viewer and the trainer use; ``ix_episodes_won``
+# serves outcome-filtered pages (``won=`` with the default order) and ``tag`` is indexed with its run.
 DDL = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id      TEXT PRIMARY KEY,
@@ -42,30 +54,57 @@ CREATE TABLE IF NOT EXISTS episodes (
     error           TEXT,
     parent_id       TEXT,
     created_at      REAL NOT NULL,
-    record          TEXT NOT NULL,
     tag             TEXT
 );
 CREATE INDEX IF NOT EXISTS ix_episodes_run ON episodes(run_id, created_at);
-CREATE INDEX IF NOT EXISTS ix_episodes_env ON episodes(env_id);
+CREATE INDEX IF NOT EXISTS ix_episodes_created ON episodes(created_at);
+CREATE INDEX IF NOT EXISTS ix_episodes_won ON episodes(won, created_at);
+CREATE INDEX IF NOT EXISTS ix_episodes_reward ON episodes(outcome_reward);
 CREATE INDEX IF NOT EXISTS ix_episodes_task ON episodes(task_id);
 CREATE INDEX IF NOT EXISTS ix_episodes_group ON episodes(group_id);
 CREATE INDEX IF NOT EXISTS ix_episodes_step ON episodes(step);
-CREATE INDEX IF NOT EXISTS ix_episodes_reward ON episodes(outcome_reward);
-CREATE INDEX IF NOT EXISTS ix_episodes_created ON episodes(created_at);
-CREATE INDEX IF NOT EXISTS ix_episodes_parent ON episodes(parent_id);
-CREATE INDEX IF NOT EXISTS ix_episodes_tag ON episodes(tag);
+CREATE INDEX IF NOT EXISTS ix_episodes_parent ON episodes(parent_id) WHERE parent_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS ix_episodes_tag ON episodes(run_id, tag) WHERE tag IS NOT NULL;
+CREATE TABLE IF NOT EXISTS payloads (
+    id      INTEGER PRIMARY KEY,
+    data    BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS turns (
-    id           INTEGER PRIMARY KEY,
     episode_id   TEXT NOT NULL,
     pos          INTEGER NOT NULL,
     turn_index   INTEGER NOT NULL,
-    agent        TEXT,
-    action       TEXT NOT NULL,
     action_valid INTEGER NOT NULL,
     reward       REAL,
-    record       TEXT NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS ix_turns_episode ON turns(episode_id, pos);
+    PRIMARY KEY (episode_id, pos)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS counts (
+    run_id  TEXT NOT NULL,
+    env_id  TEXT NOT NULL,
+    won     INTEGER NOT NULL,
+    tag     TEXT NOT NULL,  -- '' for untagged
+    n       INTEGER NOT NULL,
+    PRIMARY KEY (run_id, env_id, won, tag)
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS tr_counts_insert AFTER INSERT ON episodes BEGIN
+    INSERT INTO counts (run_id, env_id, won, tag, n) VALUES (new.run_id, new.env_id, new.won, ifnull(new.tag, ''), 1)
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS tr_counts_delete AFTER DELETE ON episodes BEGIN
+    UPDATE counts SET n = n - 1
+    WHERE run_id = old.run_id AND env_id = old.env_id AND won = old.won AND tag = ifnull(old.tag, '');
+    DELETE FROM counts
+    WHERE run_id = old.run_id AND env_id = old.env_id AND won = old.won AND tag = ifnull(old.tag, '') AND n <= 0;
+    DELETE FROM payloads WHERE id = old.id;
+    DELETE FROM turns WHERE episode_id = old.episode_id;
+END;
+CREATE TRIGGER IF NOT EXISTS tr_counts_update AFTER UPDATE OF run_id, env_id, won, tag ON episodes BEGIN
+    UPDATE counts SET n = n - 1
+    WHERE run_id = old.run_id AND env_id = old.env_id AND won = old.won AND tag = ifnull(old.tag, '');
+    DELETE FROM counts
+    WHERE run_id = old.run_id AND env_id = old.env_id AND won = old.won AND tag = ifnull(old.tag, '') AND n <= 0;
+    INSERT INTO counts (run_id, env_id, won, tag, n) VALUES (new.run_id, new.env_id, new.won, ifnull(new.tag, ''), 1)
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END
 """
 
 #: Typed header columns of ``episodes``, in the order ``EpisodeSummary`` is built from.
@@ -86,8 +125,9 @@ HEADER_COLUMNS = (
     "error",
     "parent_id",
     "created_at",
-    "tag",
 )
+#: What ``EpisodeSummary`` is built from: the header columns and the tag (NULL in schema-1 files).
+SUMMARY_COLUMNS = (*HEADER_COLUMNS, "tag")
 
 #: Columns ``order_by`` accepts; a whitelist because the name is spliced into SQL.
 ORDER_COLUMNS = ("created_at", "outcome_reward", "num_turns", "step", "invalid_rate", "task_id")
@@ -127,13 +167,3 @@ class RunInfo(BaseModel):
     config: dict[str, Any] = Field(default_factory=dict)
     meta: dict[str, Any] = Field(default_factory=dict)
     num_episodes: int = 0
-
-
-#: Upgrade of a version-1 file (the one change since: the ``tag`` column).
-MIGRATE_V1 = (
-    "ALTER TABLE episodes ADD COLUMN tag TEXT",
-    "CREATE INDEX IF NOT EXISTS ix_episodes_tag ON episodes(tag)",
-)
-#: A version-1 file opened read-only cannot be altered: a temporary view (temp names shadow main
-#: ones) shows it with ``tag`` NULL, so every query runs unchanged.
-READONLY_V1_VIEW = "CREATE TEMP VIEW episodes AS SELECT *, NULL AS tag FROM main.episodes"

@@ -40,24 +40,41 @@ def _options(full: bool = False) -> Any:
 
 
 def save_sharded(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, ctx: DistContext) -> None:
-    """Model + optimizer state under ``path/dcp`` (every rank calls)."""
+    """Model + optimizer state under ``path/dcp`` (every rank calls). An optimizer that has not
+    stepped yet (the checkpoint after behaviour cloning) has no state to save: the model alone."""
     import torch.distributed.checkpoint as dcp
-    from torch.distributed.checkpoint.state_dict import get_state_dict
+    from torch.distributed.checkpoint.state_dict import get_model_state_dict, get_state_dict
 
-    model_sd, optim_sd = get_state_dict(model, optimizer, options=_options())
+    if optimizer.state:
+        model_sd, optim_sd = get_state_dict(model, optimizer, options=_options())
+        state = {"model": model_sd, "optim": optim_sd}
+    else:
+        state = {"model": get_model_state_dict(model, options=_options())}
     with _single_process_quiet():
-        dcp.save({"model": model_sd, "optim": optim_sd}, checkpoint_id=str(Path(path) / DCP_DIR))
+        dcp.save(state, checkpoint_id=str(Path(path) / DCP_DIR))
 
 
 def load_sharded(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, ctx: DistContext) -> None:
     """Load what :func:`save_sharded` wrote, at this job's world size (every rank calls)."""
     import torch.distributed.checkpoint as dcp
-    from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
+    from torch.distributed.checkpoint.state_dict import (
+        get_model_state_dict,
+        get_state_dict,
+        set_model_state_dict,
+        set_state_dict,
+    )
 
-    model_sd, optim_sd = get_state_dict(model, optimizer, options=_options())
-    state = {"model": model_sd, "optim": optim_sd}
+    checkpoint_id = str(Path(path) / DCP_DIR)
+    saved = dcp.FileSystemReader(checkpoint_id).read_metadata().state_dict_metadata
     with _single_process_quiet():
-        dcp.load(state, checkpoint_id=str(Path(path) / DCP_DIR))
+        if not any(k.startswith("optim.") for k in saved):  # saved before the optimizer's first step
+            state = {"model": get_model_state_dict(model, options=_options())}
+            dcp.load(state, checkpoint_id=checkpoint_id)
+            set_model_state_dict(model, state["model"])
+            return
+        model_sd, optim_sd = get_state_dict(model, optimizer, options=_options())
+        state = {"model": model_sd, "optim": optim_sd}
+        dcp.load(state, checkpoint_id=checkpoint_id)
     set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"])
 
 
