@@ -46,6 +46,13 @@ INFO_KEY_TYPES: dict[str, type | tuple[type, ...]] = {
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
+
+def check_choice(name: str, value: object, allowed: object) -> None:
+    """Raise the constructor-argument error every env gives for a setting outside its choices."""
+    if value not in allowed:  # type: ignore[operator]
+        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+
+
 class TextSpace(gym.spaces.Space[str]):
     """Any Python string up to ``max_length`` characters.
 

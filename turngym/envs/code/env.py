@@ -35,7 +35,7 @@ import ast
 import re
 from typing import Any
 
-from turngym.envs.base import InvalidAction, StepResult, TextEnv
+from turngym.envs.base import InvalidAction, StepResult, TextEnv, check_choice
 from turngym.envs.code.grader import Grade, grade
 from turngym.envs.code.tasks import (
     SOURCES,
@@ -96,14 +96,10 @@ class CodeEnv(TextEnv):
         render_mode: str | None = None,
     ) -> None:
         super().__init__(max_turns=max_turns, expert=expert, invalid_penalty=invalid_penalty, render_mode=render_mode)
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-        if source not in SOURCES:
-            raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
-        if reward not in REWARDS:
-            raise ValueError(f"reward must be one of {REWARDS}, got {reward!r}")
-        if feedback not in FEEDBACK:
-            raise ValueError(f"feedback must be one of {FEEDBACK}, got {feedback!r}")
+        check_choice("split", split, SPLITS)
+        check_choice("source", source, SOURCES)
+        check_choice("reward", reward, REWARDS)
+        check_choice("feedback", feedback, FEEDBACK)
         if not (isinstance(sandbox, Backend) or sandbox in ("local", "own")):
             raise ValueError(f"sandbox must be 'local', 'own' or a turngym.sandbox.Backend, got {sandbox!r}")
         if not 0 < float(timeout_s) <= 600:

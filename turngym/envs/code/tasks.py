@@ -19,6 +19,7 @@ from typing import Any
 
 from turngym.envs.code import humaneval, problems
 from turngym.envs.code.grader import expected_checker
+from turngym.envs.base import check_choice
 
 SPLITS = ("train", "test")
 SOURCES = ("mixed", "generated", "humaneval")
@@ -48,10 +49,8 @@ def task_ids(split: str, source: str) -> list[str]:
 
 @functools.cache
 def split_task_ids(split: str, source: str) -> tuple[str, ...]:
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    if source not in SOURCES:
-        raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+    check_choice("split", split, SPLITS)
+    check_choice("source", source, SOURCES)
     ids: list[str] = []
     if split == "test" and source in ("mixed", "humaneval"):
         ids += [f"{_PREFIX}-humaneval-{i}" for i in range(HUMANEVAL_SIZE)]

@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 
 from turngym.envs.answers import CheckableAnswer, question_text
-from turngym.envs.base import StepResult, TextEnv
+from turngym.envs.base import StepResult, TextEnv, check_choice
 from turngym.envs.discussion import credit as credit_rules
 from turngym.envs.discussion.protocol import (
     clip_text,
@@ -106,12 +106,9 @@ class DiscussionEnv(TextEnv):
         invalid_penalty: float = 0.0,
         render_mode: str | None = None,
     ) -> None:
-        if topology not in TOPOLOGIES:
-            raise ValueError(f"topology must be one of {TOPOLOGIES}, got {topology!r}")
-        if aggregate not in AGGREGATES:
-            raise ValueError(f"aggregate must be one of {AGGREGATES}, got {aggregate!r}")
-        if credit not in credit_rules.CREDIT_RULES:
-            raise ValueError(f"credit must be one of {credit_rules.CREDIT_RULES}, got {credit!r}")
+        check_choice("topology", topology, TOPOLOGIES)
+        check_choice("aggregate", aggregate, AGGREGATES)
+        check_choice("credit", credit, credit_rules.CREDIT_RULES)
         if not isinstance(agents, int) or not 1 <= agents <= 16:
             raise ValueError(f"agents must be an int in 1..16, got {agents!r}")
         if not isinstance(rounds, int) or not 1 <= rounds <= 16:

@@ -20,6 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 from turngym.envs.mathtool.grading import is_checkable
+from turngym.envs.base import check_choice
 
 TASK_VERSION = "1"
 SPLITS = ("train", "test")
@@ -121,8 +122,7 @@ class TaskSet:
     def ids(self, split: str) -> list[tuple[str, int]]:
         """(source, index) pairs of a split, interleaved across sources so that any prefix mixes
         them; the split holds ``sizes[split]`` tasks (CHAMP contributes at most its own count)."""
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        check_choice("split", split, SPLITS)
         if split not in self._index:
             total = self.sizes[split]
             counts = {s: len(_champ()[split]) if s == "champ" else total for s in self.sources}

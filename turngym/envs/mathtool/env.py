@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from turngym.envs.base import StepResult, TextEnv
+from turngym.envs.base import StepResult, TextEnv, check_choice
 from turngym.envs.mathtool import grading
 from turngym.envs.mathtool.data import (
     DEFAULT_SOURCES,
@@ -88,12 +88,9 @@ class MathToolEnv(TextEnv):
         if max_tool_calls < 0:
             raise ValueError(f"max_tool_calls must be >= 0, got {max_tool_calls}")
         super().__init__(max_turns=max_turns or max_tool_calls + 1, expert=expert, invalid_penalty=invalid_penalty, render_mode=render_mode)
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-        if reward not in REWARDS:
-            raise ValueError(f"reward must be one of {REWARDS}, got {reward!r}")
-        if tags not in TAG_STYLES:
-            raise ValueError(f"tags must be one of {TAG_STYLES}, got {tags!r}")
+        check_choice("split", split, SPLITS)
+        check_choice("reward", reward, REWARDS)
+        check_choice("tags", tags, TAG_STYLES)
         if not 0 < code_timeout <= 600:
             raise ValueError(f"code_timeout must be in (0, 600] seconds, got {code_timeout}")
         self.tasks = TaskSet(tuple(sources), sizes)
@@ -130,8 +127,7 @@ class MathToolEnv(TextEnv):
             source, split, index = TaskSet.parse_id(str(options["task_id"]))
         else:
             split = options.get("split", self.split)
-            if split not in SPLITS:
-                raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+            check_choice("split", split, SPLITS)
             source, index = self.rng_choice(self.tasks.ids(split))
         self.task = self.tasks.get(source, split, index)
         self.task_id = self.task.task_id

@@ -25,7 +25,7 @@ import os
 import re
 from typing import Any
 
-from turngym.envs.base import InvalidAction, StepResult, TextEnv
+from turngym.envs.base import InvalidAction, StepResult, TextEnv, check_choice
 from turngym.envs.searchqa.dataset import SearchData, load_data
 from turngym.envs.searchqa.prompts import QUESTION_PREFIX
 from turngym.envs.searchqa.questions import SPLITS, Question
@@ -71,10 +71,8 @@ class SearchQAEnv(TextEnv):
         render_mode: str | None = None,
     ) -> None:
         super().__init__(max_turns=max_turns, expert=expert, invalid_penalty=invalid_penalty, render_mode=render_mode)
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-        if reward not in REWARDS:
-            raise ValueError(f"reward must be one of {REWARDS}, got {reward!r}")
+        check_choice("split", split, SPLITS)
+        check_choice("reward", reward, REWARDS)
         if not 1 <= topk <= 50:
             raise ValueError(f"topk must be in 1..50, got {topk}")
         self.data: SearchData = load_data(

@@ -28,7 +28,7 @@ import re
 import string
 from typing import Any
 
-from turngym.envs.base import InvalidAction, StepResult, TextEnv
+from turngym.envs.base import InvalidAction, StepResult, TextEnv, check_choice
 from turngym.envs.toolcall.tasks import (
     SPLITS,
     ToolTask,
@@ -134,12 +134,9 @@ class ToolCallEnv(TextEnv):
         render_mode: str | None = None,
     ) -> None:
         super().__init__(max_turns=max_turns, expert=expert, invalid_penalty=invalid_penalty, render_mode=render_mode)
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-        if reward not in REWARDS:
-            raise ValueError(f"reward must be one of {REWARDS}, got {reward!r}")
-        if tool_listing not in TOOL_LISTINGS:
-            raise ValueError(f"tool_listing must be one of {TOOL_LISTINGS}, got {tool_listing!r}")
+        check_choice("split", split, SPLITS)
+        check_choice("reward", reward, REWARDS)
+        check_choice("tool_listing", tool_listing, TOOL_LISTINGS)
         if not 1 <= int(max_calls_per_turn) <= 32:
             raise ValueError(f"max_calls_per_turn must be in 1..32, got {max_calls_per_turn!r}")
         validators()  # a clear error now when jsonschema is missing

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from turngym.envs.base import seeded_rng
+from turngym.envs.base import seeded_rng, check_choice
 from turngym.envs.toolcall.tools import run_tool
 
 GENERATOR_VERSION = "1"
@@ -162,8 +162,7 @@ def task_ids(split: str) -> list[str]:
 @functools.cache
 def split_task_ids(split: str) -> tuple[str, ...]:
     """Every task id of a split (cached: a reset draws from it)."""
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    check_choice("split", split, SPLITS)
     return tuple(f"{_PREFIX}-{split}-{i}" for i in range(TASKS_PER_SPLIT[split]))
 
 

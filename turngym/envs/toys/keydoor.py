@@ -16,7 +16,7 @@ import hashlib
 from collections import deque
 from typing import Any
 
-from turngym.envs.base import InvalidAction, StepResult, TextEnv
+from turngym.envs.base import InvalidAction, StepResult, TextEnv, check_choice
 
 _ROW_NAMES = {3: ["north", "", "south"], 4: ["far north", "north", "south", "far south"]}
 _COL_NAMES = {3: ["west", "", "east"], 4: ["far west", "west", "east", "far east"]}
@@ -66,8 +66,7 @@ class KeyDoorEnv(TextEnv):
         super().__init__(max_turns=max_turns, expert=expert, invalid_penalty=invalid_penalty, render_mode=render_mode)
         if size not in _ROW_NAMES:
             raise ValueError(f"size must be one of {sorted(_ROW_NAMES)}, got {size}")
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        check_choice("split", split, SPLITS)
         self.size = size
         self.hint = hint
         self.split = split
@@ -112,8 +111,7 @@ class KeyDoorEnv(TextEnv):
         task_id = options.get("task_id")
         if task_id is None:
             split = options.get("split", self.split)
-            if split not in SPLITS:
-                raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+            check_choice("split", split, SPLITS)
             task_id = self.rng_choice(self._tasks[split])
         self.pos, self.key_room, self.door_room = self._parse_task(task_id)
         self.task_id = task_id

@@ -17,7 +17,7 @@ import operator
 import re
 from typing import Any
 
-from turngym.envs.base import InvalidAction, StepResult, TextEnv, seeded_rng
+from turngym.envs.base import InvalidAction, StepResult, TextEnv, seeded_rng, check_choice
 
 _ACTION_RE = re.compile(r"^\s*(calculate|answer)\s*\[(.*)\]\s*$", re.IGNORECASE | re.DOTALL)
 _ANSWER_RE = re.compile(r"answer\s*\[([^\[\]]*)\]", re.IGNORECASE)
@@ -107,8 +107,7 @@ class ToolCalcEnv(TextEnv):
         render_mode: str | None = None,
     ) -> None:
         super().__init__(max_turns=max_turns, expert=expert, invalid_penalty=invalid_penalty, render_mode=render_mode)
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        check_choice("split", split, SPLITS)
         self.split = split
         self.win_reward = float(win_reward)
         self.question = self.expression = ""
@@ -149,8 +148,7 @@ class ToolCalcEnv(TextEnv):
         task_id = options.get("task_id")
         if task_id is None:
             split = options.get("split", self.split)
-            if split not in SPLITS:
-                raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+            check_choice("split", split, SPLITS)
             task_id = self.rng_choice(self.task_ids(split))
         self._build_task(task_id)
         self.calculated = False

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from turngym.envs.base import InvalidAction, StepResult, TextEnv
+from turngym.envs.base import InvalidAction, StepResult, TextEnv, check_choice
 from turngym.envs.webshop import goals as goals_mod
 from turngym.envs.webshop.pages import OBSERVATION_MODES
 
@@ -59,12 +59,9 @@ class WebShopEnv(TextEnv):
         from turngym.envs.webshop import require_webshop
 
         require_webshop()
-        if observation_mode not in OBSERVATION_MODES:
-            raise ValueError(f"observation_mode must be one of {OBSERVATION_MODES}, got {observation_mode!r}")
-        if reward_mode not in REWARD_MODES:
-            raise ValueError(f"reward_mode must be one of {REWARD_MODES}, got {reward_mode!r}")
-        if split not in goals_mod.SPLITS:
-            raise ValueError(f"split must be one of {goals_mod.SPLITS}, got {split!r}")
+        check_choice("observation_mode", observation_mode, OBSERVATION_MODES)
+        check_choice("reward_mode", reward_mode, REWARD_MODES)
+        check_choice("split", split, goals_mod.SPLITS)
         if num_tasks is not None and num_tasks < 1:
             raise ValueError(f"num_tasks must be >= 1, got {num_tasks}")
         from turngym.envs.webshop.data import shop_data

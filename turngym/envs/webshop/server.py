@@ -26,6 +26,7 @@ from turngym.envs.webshop.data import ShopData
 from turngym.envs.webshop.engine import Shop, ShopSession
 from turngym.envs.webshop.goals import SPLITS
 from turngym.envs.webshop.pages import OBSERVATION_MODES, SiteUrls, stylesheet
+from turngym.envs.base import check_choice
 
 MAX_SEGMENT = 8192  # characters in one decoded URL segment (keywords, options)
 MAX_ACTION = 100_000  # characters in one API action
@@ -100,8 +101,7 @@ class ShopSite:
     """State of one running site: the shop, which goal each session works on, the API sessions."""
 
     def __init__(self, data: ShopData, *, split: str = "test", show_attrs: bool = False) -> None:
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        check_choice("split", split, SPLITS)
         self.data = data
         self.split = split
         self.shop = Shop(data, show_attrs=show_attrs)
