@@ -26,7 +26,7 @@ def test_cpu_training_records_readable_code_episodes(tmp_path):
     res = runner.invoke(app, ["train", str(CONFIGS / "code_grpo.yaml"), "--profile", "cpu", *SHORT, f"run.out={tmp_path / 'run'}"])
     assert res.exit_code == 0, res.output
     with EpisodeStore(tmp_path / "run", readonly=True) as store:
-        episodes = store.query(step=1)
+        episodes = store.query(step=1, tagged=False)  # training episodes (eval ones are stored too)
     assert len(episodes) == 4 and all(e.env_id == "Code-v0" and e.turns for e in episodes)
     assert all(t.info.get("entry_point") and t.info.get("task_id", "").startswith("code-v1-gen-train-") for e in episodes for t in e.turns)
     assert all(t.advantage is not None for e in episodes for t in e.turns if t.response_token_ids)

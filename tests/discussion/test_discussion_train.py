@@ -31,7 +31,7 @@ def test_tiny_debate_trains_through_the_cli_and_replays(extra, tmp_path):
     res = CliRunner(env={"COLUMNS": "200"}).invoke(app, args)
     assert res.exit_code == 0, res.output
     with EpisodeStore(out, readonly=True) as store:
-        episodes = store.query(step=1)
+        episodes = store.query(step=1, tagged=False)  # training episodes (eval ones are stored too)
     assert len(episodes) == 6 and all(e.env_id == "Discussion-v0" for e in episodes)
     speakers = {"agent0", "agent1"} if not extra else {"solver", "critic1", "critic2", "ceo"}
     for e in episodes:

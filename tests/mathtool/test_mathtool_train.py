@@ -26,7 +26,7 @@ def test_cpu_training_through_the_cli_records_readable_tool_episodes(tmp_path):
     res = runner.invoke(app, ["train", str(CONFIGS / "mathtool_grpo.yaml"), "--profile", "cpu", *SHORT, f"run.out={out}"])
     assert res.exit_code == 0, res.output
     with EpisodeStore(out, readonly=True) as store:
-        episodes = store.query(step=1)
+        episodes = store.query(step=1, tagged=False)  # training episodes (eval ones are stored too)
     assert len(episodes) == 6 and all(e.env_id == "MathTool-v0" and e.layout == "concat" and e.turns for e in episodes)
     assert all(t.info.get("ground_truth") and t.info.get("question") and t.anchor for e in episodes for t in e.turns)
     assert all(t.advantage is not None for e in episodes for t in e.turns if t.response_token_ids)

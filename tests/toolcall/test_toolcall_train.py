@@ -26,7 +26,7 @@ def test_cpu_matchtir_training_records_readable_toolcall_episodes(tmp_path):
     res = runner.invoke(app, ["train", str(CONFIGS / "toolcall_matchtir.yaml"), "--profile", "cpu", *SHORT, f"run.out={tmp_path / 'run'}"])
     assert res.exit_code == 0, res.output
     with EpisodeStore(tmp_path / "run", readonly=True) as store:
-        episodes = store.query(step=1)
+        episodes = store.query(step=1, tagged=False)  # training episodes (eval ones are stored too)
     assert len(episodes) == 6 and all(e.env_id == "ToolCall-v0" and e.turns for e in episodes)
     assert all(t.info.get("gold_tool_calls") and t.info.get("ground_truth") for e in episodes for t in e.turns)
     assert all(t.advantage is not None for e in episodes for t in e.turns if t.response_token_ids)

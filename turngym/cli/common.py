@@ -25,7 +25,7 @@ ImportOpt = Annotated[list[str] | None, typer.Option("--import", help="Import MO
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print ``error: message`` (markup-free, so brackets in paths and values survive) and exit."""
     err_console.print("[bold red]error:[/] ", end="")
-    err_console.print(message, markup=False, highlight=False)
+    err_console.print(message, markup=False, highlight=False, soft_wrap=True)  # no line breaks inside paths or values
     raise typer.Exit(code=code)
 
 
