@@ -23,7 +23,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -36,104 +35,18 @@ from turngym.core.episode import Episode, new_id, summarize
 from turngym.core.table import TurnTable
 from turngym.train import algo_inputs
 from turngym.train import checkpoint as ckpt
-from turngym.train.config import ConfigError, TrainConfig
+from turngym.train.config import TrainConfig
 from turngym.train.metrics import MetricsLogger
 from turngym.train.parallel import SINGLE, DistContext, barrier, broadcast_object, full_weights
 from turngym.train.policy import set_sampling_seed
 from turngym.train.samples import build_samples
 from turngym.train.update import policy_update
+from turngym.train.validation import GENERIC_ALGO_PARAMS, validate_combination, validate_world  # noqa: F401 - public here too
+from turngym.train.loop_helpers import clear_failed_start, drop_flat_groups, mask_void_episodes
 
 logger = logging.getLogger(__name__)
 
 EVAL_SEED_BASE = 1_000_000  # eval tasks use seeds disjoint from the training sampler's
-
-
-def validate_combination(cfg: TrainConfig) -> None:
-    """Refuse configs that cannot work, before any model or env worker is built."""
-    import turngym
-    from turngym.algos import estimators
-
-    if cfg.algo.name not in estimators:
-        raise ConfigError(f"algo.name {cfg.algo.name!r} is not a registered estimator ({', '.join(estimators)})")
-    _validate_algo_params(cfg, estimators[cfg.algo.name])
-    try:
-        env = turngym.make(cfg.env.id, **cfg.env.kwargs)
-    except Exception as exc:
-        raise ConfigError(f"env {cfg.env.id!r} with kwargs {cfg.env.kwargs} cannot be made: {exc}") from None
-    _, info = env.reset(seed=0, options={"split": cfg.env.train_split} if cfg.env.train_split else None)
-    from turngym.agents.parsing import make_projection
-    from turngym.agents.prompting import resolve_template
-
-    try:
-        make_projection("plain" if cfg.policy.projection == "auto" else cfg.policy.projection)
-        resolve_template(cfg.policy.template, env_id=cfg.env.id)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"policy: {exc}") from None
-    if cfg.algo.name == "a2tgpo" and "ground_truth" not in info:
-        raise ConfigError(
-            f"algo.name=a2tgpo needs info['ground_truth'] from the env (information gain is measured on the "
-            f"ground-truth answer), and {cfg.env.id} gives none; use an env with a ground truth or another estimator"
-        )
-    if cfg.algo.name == "matchtir" and cfg.policy.layout != "concat":
-        raise ConfigError("algo.name=matchtir works on tool-call transcripts: set policy.layout=concat")
-    if cfg.bc.enabled:
-        try:
-            expert_env = turngym.make(cfg.env.id, **{**cfg.env.kwargs, "expert": True})
-            _, info = expert_env.reset(seed=0)
-        except TypeError:
-            info = {}
-        if "expert_action" not in info:
-            raise ConfigError(f"bc.enabled=true needs an env oracle (info['expert_action'] with expert=True); {cfg.env.id} has none")
-    if cfg.distributed.ray and cfg.model.lora.enabled:
-        raise ConfigError("distributed.ray=true with model.lora.enabled=true is not supported yet: Ray workers hold full weights")
-    if cfg.distributed.ray and cfg.policy.backend == "vllm" and not torch.cuda.is_available():
-        logger.warning("distributed.ray with the vllm backend on CPU: each Ray worker starts its own vLLM engine")
-
-
-def validate_world(cfg: TrainConfig, world: int) -> None:
-    """Refuse what N learner ranks cannot run, before any model is built (every rank raises alike)."""
-    if world <= 1:
-        return
-    if cfg.rollout.tasks_per_step % world:
-        raise ConfigError(
-            f"rollout.tasks_per_step={cfg.rollout.tasks_per_step} does not split into whole groups over {world} ranks: "
-            f"use a multiple of {world} (each rank rolls out tasks_per_step/{world} tasks x group_size)"
-        )
-    if cfg.distributed.ray:
-        raise ConfigError("distributed.ray=true with several learner ranks is not supported: use Ray rollout workers with one learner process")
-    if cfg.policy.backend != "hf":
-        raise ConfigError(
-            f"policy.backend={cfg.policy.backend} with several learner ranks is not supported yet (a rollout engine per rank "
-            "needs a GPU to test); use policy.backend=hf, or one learner process"
-        )
-    if set(cfg.policy.agent_policies.values()) - {"main"}:
-        raise ConfigError("policy.agent_policies (several policies) trains in one process; run it with one learner process")
-    if cfg.algo.name == "oprl" or str(cfg.algo.params.get("base", "")) == "oprl":
-        raise ConfigError("algo.name=oprl trains its implicit PRM in one process; run OPRL with one learner process")
-    per_node = int(os.environ.get("LOCAL_WORLD_SIZE", world))
-    if torch.cuda.is_available() and per_node > torch.cuda.device_count():
-        raise ConfigError(f"{per_node} ranks per node but {torch.cuda.device_count()} CUDA devices: --nproc at most the devices")
-
-
-#: ``compute_advantages`` options every estimator takes (not fields of its own config).
-GENERIC_ALGO_PARAMS = ("per_agent",)
-
-
-def _validate_algo_params(cfg: TrainConfig, estimator: Any) -> None:
-    """``algo.params`` against the estimator's own parameters and value checks, so a typo such as
-    ``gama`` fails in the dry run, not after minutes of behaviour cloning."""
-    import dataclasses
-    import difflib
-
-    allowed = [f.name for f in dataclasses.fields(estimator.config)] + list(GENERIC_ALGO_PARAMS)
-    unknown = [k for k in cfg.algo.params if k not in allowed]
-    if unknown:
-        hints = [f"{k}" + (f" (did you mean {close[0]}?)" if (close := difflib.get_close_matches(k, allowed, n=1)) else "") for k in unknown]
-        raise ConfigError(f"algo.params: {cfg.algo.name} has no parameter(s) {', '.join(hints)}; its parameters: {', '.join(allowed)}")
-    try:
-        estimator.make_config(cfg.algo.preset, **{k: v for k, v in cfg.algo.params.items() if k not in GENERIC_ALGO_PARAMS})
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"algo.params of {cfg.algo.name} ({cfg.algo.preset}): {exc}") from None
 
 
 class Trainer:
@@ -174,7 +87,7 @@ class Trainer:
             self.cleared_failed_start = True
         barrier(ctx)  # every rank has checked before rank 0 writes anything
         if self.cleared_failed_start and ctx.is_main:
-            _clear_failed_start(self.run_dir)
+            clear_failed_start(self.run_dir)
         self._seed_everything(cfg.run.seed)
         if ctx.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -364,7 +277,7 @@ class Trainer:
     def rollout(self, step: int) -> list[Episode]:
         episodes = self._run_tasks(self.sample_tasks(), step)
         for _ in range(self.cfg.algo.max_resample if self.cfg.algo.dynamic_sampling else 0):
-            episodes = _drop_flat_groups(episodes)
+            episodes = drop_flat_groups(episodes)
             missing = self.cfg.rollout.tasks_per_step - len({e.group_id for e in episodes})
             if missing <= 0:
                 break
@@ -386,7 +299,7 @@ class Trainer:
         result = compute_advantages(self.cfg.algo.name, table, preset=self.cfg.algo.preset, **self.cfg.algo.params)
         table.write_back(episodes, result.advantage, result.clip_scale)
         if self.cfg.algo.filter_void:
-            metrics["filter/void_episodes"] = float(_mask_void_episodes(episodes))
+            metrics["filter/void_episodes"] = float(mask_void_episodes(episodes))
         adv = np.asarray(result.advantage)
         return {**metrics, "adv/mean": float(adv.mean()), "adv/std": float(adv.std()), "adv/nonzero": float((adv != 0).mean())}
 
@@ -511,41 +424,6 @@ class Trainer:
             self.store.close()
         if getattr(self, "metrics", None) is not None:
             self.metrics.close()
-
-
-def _mask_void_episodes(episodes: list[Episode]) -> int:
-    """SimpleTIR's trajectory filter: an episode with a void turn (a response that neither ran code
-    nor answered, ``info["void_turn"]``) gets zero advantage on every turn, so it takes no part in
-    the update (it still counted in its group's baseline, as computed before the filter)."""
-    n = 0
-    for ep in episodes:
-        if any(t.info.get("void_turn") for t in ep.turns):
-            n += 1
-            for t in ep.turns:
-                t.advantage = [0.0] * len(t.advantage) if isinstance(t.advantage, list) else 0.0
-    return n
-
-
-#: What a start writes before its first checkpoint (and a failed start leaves behind).
-_START_FILES = ("metrics.jsonl", "run.json", "config.yaml", "episodes.db", "episodes.db-wal", "episodes.db-shm")
-_START_DIRS = ("tensorboard", "init_model", "sync_adapter")
-
-
-def _clear_failed_start(run_dir: Path) -> None:
-    import shutil
-
-    for name in _START_FILES:
-        (run_dir / name).unlink(missing_ok=True)
-    for name in _START_DIRS:
-        shutil.rmtree(run_dir / name, ignore_errors=True)
-
-
-def _drop_flat_groups(episodes: list[Episode]) -> list[Episode]:
-    """DAPO dynamic sampling: groups whose outcomes are all equal carry no signal."""
-    by_group: dict[str | None, list[Episode]] = {}
-    for e in episodes:
-        by_group.setdefault(e.group_id, []).append(e)
-    return [e for g in by_group.values() if len({x.outcome_reward for x in g}) > 1 for e in g]
 
 
 def _dump_yaml(cfg: TrainConfig) -> str:
