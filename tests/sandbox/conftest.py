@@ -3,9 +3,6 @@ modes the abuse suite runs its integrity and IPC cases through."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 import warnings
 
 import pytest
@@ -50,23 +47,12 @@ def stdio_backend():
 @pytest.fixture(scope="module")
 def server_url(backend):
     """``turngym sandbox serve``'s app over 127.0.0.1 in a thread, serving ``backend``."""
-    import uvicorn
+    from sandbox_helpers import serve_in_thread
 
     from turngym.sandbox.server import create_app
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(backend), host="127.0.0.1", port=port, log_level="warning"))
-    t = threading.Thread(target=server.run, daemon=True)
-    t.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    t.join(10)
+    with serve_in_thread(create_app(backend)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

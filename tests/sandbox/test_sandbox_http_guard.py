@@ -3,10 +3,6 @@ loopback, runs code only for callers holding its token (issue 20 item 5)."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-
 import pytest
 from typer.testing import CliRunner
 
@@ -38,24 +34,12 @@ def test_beyond_loopback_without_a_token_is_refused():
 @pytest.fixture(scope="module")
 def guarded_url(backend):
     """The real server app, guarded as if bound to 0.0.0.0 with token 's3cret', served on loopback."""
-    import uvicorn
+    from sandbox_helpers import serve_in_thread
 
     from turngym.sandbox.server import create_app
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    app = guard(create_app(backend), bind_host="0.0.0.0", token="s3cret")
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    t = threading.Thread(target=server.run, daemon=True)
-    t.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    t.join(10)
+    with serve_in_thread(guard(create_app(backend), bind_host="0.0.0.0", token="s3cret")) as url:
+        yield url
 
 
 def test_writes_need_the_token_reads_do_not(guarded_url):
