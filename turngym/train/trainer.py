@@ -91,7 +91,7 @@ class Trainer:
         self._seed_everything(cfg.run.seed)
         if ctx.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            model_dir = self._model_dir(latest)  # rank 0 builds a fresh local model, the others then read it
+            self._model_dir(latest)  # rank 0 builds a fresh local model (when none is given), the others then read it
         barrier(ctx)
         model_dir = self._model_dir(latest)
         self.model, self.tokenizer = self._load_policy(model_dir, adapter_dir=latest if latest and cfg.model.lora.enabled else None)
