@@ -9,6 +9,7 @@ Files are written to a temporary name and renamed, so an interrupted export leav
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 from collections.abc import Iterable, Iterator
@@ -60,42 +61,40 @@ def _open_text(path: Path, mode: str, *, gz: bool) -> IO[str]:
     return open(path, mode, encoding="utf-8")
 
 
-def _tmp_path(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+@contextlib.contextmanager
+def _atomic_target(path: Path) -> Iterator[Path]:
+    """A temporary file beside ``path`` to write; renamed onto ``path`` only if the block finishes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def write_jsonl(path: str | os.PathLike[str], episodes: Iterable[Episode]) -> int:
     """One Episode JSON per line (gzip when the name ends in ``.gz``)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_path(path)
     n = 0
-    try:
+    with _atomic_target(path) as tmp:
         with _open_text(tmp, "w", gz=path.suffix == ".gz") as f:
             for episode in episodes:
                 f.write(codec.dump_episode(episode))
                 f.write("\n")
                 n += 1
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return n
 
 
 def write_jsonl_docs(path: str | os.PathLike[str], batches: DocBatches) -> int:
     """``write_jsonl`` from stored documents: the same lines, without building an ``Episode`` each."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_path(path)
     n = 0
-    try:
+    with _atomic_target(path) as tmp:
         with gzip.open(tmp, "wb") if path.suffix == ".gz" else open(tmp, "wb") as f:
             for batch in batches:
                 f.write(b"".join(row[0] + b"\n" for row in batch))
                 n += len(batch)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return n
 
 
@@ -138,10 +137,8 @@ def _table(rows: list[tuple[Episode, float]]) -> pa.Table:
 def write_parquet(path: str | os.PathLike[str], rows: Iterable[tuple[Episode, float]]) -> int:
     """Write ``(episode, created_at)`` pairs; one row group per ``BATCH`` episodes."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_path(path)
     n = 0
-    try:
+    with _atomic_target(path) as tmp:
         with pq.ParquetWriter(tmp, PARQUET_SCHEMA, compression="zstd") as writer:
             batch: list[tuple[Episode, float]] = []
             for row in rows:
@@ -153,9 +150,6 @@ def write_parquet(path: str | os.PathLike[str], rows: Iterable[tuple[Episode, fl
             if batch or n == 0:
                 writer.write_table(_table(batch))
                 n += len(batch)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return n
 
 
@@ -184,10 +178,8 @@ def _doc_batch(batch: list[tuple[bytes, dict[str, Any], int, float, float]]) -> 
 def write_parquet_docs(path: str | os.PathLike[str], batches: DocBatches) -> int:
     """``write_parquet`` from stored documents in record batches (one row group each, bounded memory)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_path(path)
     n = 0
-    try:
+    with _atomic_target(path) as tmp:
         with pq.ParquetWriter(tmp, PARQUET_SCHEMA, compression="zstd") as writer:
             for batch in batches:
                 for start in range(0, len(batch), BATCH):
@@ -196,9 +188,6 @@ def write_parquet_docs(path: str | os.PathLike[str], batches: DocBatches) -> int
                     n += len(part)
             if n == 0:
                 writer.write_table(_table([]))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return n
 
 
