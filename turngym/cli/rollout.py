@@ -57,12 +57,10 @@ def _run_settings(run_dir: Path, step: int | None) -> tuple[dict[str, Any], Path
             fail(f"--step {step}: {run_dir} has no checkpoint of that step; it keeps steps {kept}")
     if cfg.model.lora.enabled:
         fail(f"--run {run_dir}: the run trains a LoRA adapter; roll out with --policy and a merged export instead")
-    p = cfg.policy
+    from turngym.train.policy import agent_settings_of
+
     settings = {
-        "template": p.template, "projection": "plain" if p.projection == "auto" else p.projection, "layout": p.layout,
-        "concat_reply": p.concat_reply, "history_k": p.history_k, "max_new_tokens": p.max_new_tokens,
-        "max_prompt_tokens": p.max_prompt_tokens, "env_id": cfg.env.id, "env_kwargs": cfg.env.kwargs,
-        "eval_split": cfg.env.eval_split, "eval_temperature": p.eval_temperature,
+        **agent_settings_of(cfg),
         # the trainer's held-out evaluation: these seeds, one rollout each, this sampling seed
         "n": cfg.eval.tasks, "seed": EVAL_SEED_BASE, "sampling_seed": EVAL_SEED_BASE, "threads": cfg.run.threads,
     }

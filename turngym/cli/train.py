@@ -79,11 +79,6 @@ def _launch(nproc: int, config: Path | None, overrides: list[str], resume: Path 
     ``--max-restarts 0``: a rank that dies ends the job (every rank exits, the launcher names the
     failed rank); continue with ``--resume RUN_DIR`` at any world size.
     """
-    import torch
-
-    if torch.cuda.is_available() and nproc > torch.cuda.device_count():
-        console.print(f"[bold red]error:[/] --nproc {nproc} but this machine has {torch.cuda.device_count()} CUDA devices")
-        raise typer.Exit(code=2)
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import get_args_parser, run
 

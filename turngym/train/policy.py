@@ -37,3 +37,18 @@ def make_llm_agent(
 def set_sampling_seed(agent: Any, seed: int) -> None:
     """Re-seed an agent's sampling: each training step draws fresh, reproducible samples."""
     agent.sampling = dataclasses.replace(agent.sampling, seed=seed)
+
+
+def agent_settings_of(cfg: Any) -> dict[str, Any]:
+    """How a run's policy is prompted and read (``turngym_agent.json`` in every checkpoint; what
+    ``turngym rollout --run`` starts from): the policy section plus the env and eval context."""
+    from turngym.agents.parsing import make_projection
+
+    p = cfg.policy
+    projection = "plain" if p.projection == "auto" else p.projection
+    return {
+        "template": p.template, "projection": projection, "layout": p.layout, "concat_reply": p.concat_reply,
+        "history_k": p.history_k, "max_new_tokens": p.max_new_tokens, "max_prompt_tokens": p.max_prompt_tokens,
+        "stop": list(getattr(make_projection(projection), "stop", ()) or ()),
+        "env_id": cfg.env.id, "env_kwargs": cfg.env.kwargs, "eval_split": cfg.env.eval_split, "eval_temperature": p.eval_temperature,
+    }

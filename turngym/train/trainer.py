@@ -402,16 +402,9 @@ class Trainer:
 
     def agent_settings(self) -> dict[str, Any]:
         """How this policy is prompted (stored with every checkpoint: ``turngym_agent.json``)."""
-        from turngym.agents.parsing import make_projection
+        from turngym.train.policy import agent_settings_of
 
-        p, cfg = self.cfg.policy, self.cfg
-        projection = "plain" if p.projection == "auto" else p.projection
-        return {
-            "template": p.template, "projection": projection, "layout": p.layout, "concat_reply": p.concat_reply,
-            "history_k": p.history_k, "max_new_tokens": p.max_new_tokens, "max_prompt_tokens": p.max_prompt_tokens,
-            "stop": list(getattr(make_projection(projection), "stop", ()) or ()),
-            "env_id": cfg.env.id, "env_kwargs": cfg.env.kwargs, "eval_split": cfg.env.eval_split, "eval_temperature": p.eval_temperature,
-        }
+        return agent_settings_of(self.cfg)
 
     def close(self) -> None:
         for name in ("engine", "eval_engine", "pool"):
