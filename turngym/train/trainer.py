@@ -41,7 +41,7 @@ from turngym.train.parallel import SINGLE, DistContext, barrier, broadcast_objec
 from turngym.train.policy import set_sampling_seed
 from turngym.train.samples import build_samples
 from turngym.train.update import policy_update
-from turngym.train.validation import GENERIC_ALGO_PARAMS, validate_combination, validate_world  # noqa: F401 - public here too
+from turngym.train.validation import validate_combination, validate_world  # noqa: F401 - public here too
 from turngym.train.loop_helpers import clear_failed_start, drop_flat_groups, mask_void_episodes
 
 logger = logging.getLogger(__name__)

@@ -85,8 +85,15 @@ def validate_world(cfg: TrainConfig, world: int) -> None:
         raise ConfigError(f"{per_node} ranks per node but {torch.cuda.device_count()} CUDA devices: --nproc at most the devices")
 
 
-#: ``compute_advantages`` options every estimator takes (not fields of its own config).
-GENERIC_ALGO_PARAMS = ("per_agent",)
+def _generic_algo_params() -> tuple[str, ...]:
+    """``compute_advantages``'s own keyword options (e.g. ``per_agent``), which every estimator takes
+    beside the fields of its config: read from its signature, so a new option needs no list here."""
+    import inspect
+
+    from turngym.algos import compute_advantages
+
+    return tuple(n for n, p in inspect.signature(compute_advantages).parameters.items() if p.kind is p.KEYWORD_ONLY)
+
 
 
 def _validate_algo_params(cfg: TrainConfig, estimator: Any) -> None:
@@ -95,12 +102,13 @@ def _validate_algo_params(cfg: TrainConfig, estimator: Any) -> None:
     import dataclasses
     import difflib
 
-    allowed = [f.name for f in dataclasses.fields(estimator.config)] + list(GENERIC_ALGO_PARAMS)
+    generic = _generic_algo_params()
+    allowed = [f.name for f in dataclasses.fields(estimator.config)] + list(generic)
     unknown = [k for k in cfg.algo.params if k not in allowed]
     if unknown:
         hints = [f"{k}" + (f" (did you mean {close[0]}?)" if (close := difflib.get_close_matches(k, allowed, n=1)) else "") for k in unknown]
         raise ConfigError(f"algo.params: {cfg.algo.name} has no parameter(s) {', '.join(hints)}; its parameters: {', '.join(allowed)}")
     try:
-        estimator.make_config(cfg.algo.preset, **{k: v for k, v in cfg.algo.params.items() if k not in GENERIC_ALGO_PARAMS})
+        estimator.make_config(cfg.algo.preset, **{k: v for k, v in cfg.algo.params.items() if k not in generic})
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"algo.params of {cfg.algo.name} ({cfg.algo.preset}): {exc}") from None
