@@ -4,7 +4,12 @@ Every estimator runs on the same synthetic step-row batch per size (groups of G=
 1–20 turns, ~15% invalid rows, a handful of anchor states per group, information gain on
 non-final turns, outcomes and PRM step rewards), built once per size outside the timed region;
 the anchors are coded when the table is built, as ``TurnTable.from_episodes`` does. Times are
-CPU seconds of this process (best of ``--repeat``), so neighbours on a shared machine matter less.
+CPU seconds of this process (best of ``--repeat``, at least 2 so the steady state of a training
+step is what is timed), so neighbours on a shared machine matter less. The process keeps its freed
+memory as ``turngym train`` does (``turngym.train.memory``: on this kind of VM a freshly mapped
+80 MB array costs ~50 ns per element to fill, so without it every call at 10⁷ rows re-faults its
+temporaries and the per-row cost jumps ~3×); the first call at the largest size, which grows the
+heap, is printed separately.
 The exponent is the least-squares slope of log(time) over log(rows) across the sizes ≥ 10⁵
 (smaller sizes measure fixed overheads, not growth).
 
@@ -21,6 +26,7 @@ import time
 import numpy as np
 
 from turngym.algos import TurnTable, compute_advantages
+from turngym.train.memory import keep_freed_memory
 
 ESTIMATORS = ("grpo", "rloo", "reinforce_pp", "gigpo", "matchtir", "a2tgpo", "aem", "oprl")
 
@@ -71,16 +77,22 @@ def fit_exponent(sizes: list[int], times: list[float]) -> float:
 
 def run(max_rows: int, repeat: int) -> dict[str, dict[str, float]]:
     sizes = [10**k for k in range(3, 8) if 10**k <= max_rows]
+    kept = keep_freed_memory()
+    first: dict[str, float] = {}
     times: dict[str, list[float]] = {name: [] for name in ESTIMATORS}
     for n in sizes:
         table = synthetic_table(n)
         _ = table.anchor_codes, table.traj_key  # coded once per table, as from_episodes does
         for name in ESTIMATORS:
             preset = "reference"
-            times[name].append(cpu_time(lambda: compute_advantages(name, table, preset), repeat if n < 10**7 else 1) / len(table))
+            call = lambda name=name, table=table, preset=preset: compute_advantages(name, table, preset)  # noqa: E731
+            if n == sizes[-1]:
+                first[name] = cpu_time(call, 1) / len(table)
+            times[name].append(cpu_time(call, max(2, repeat) if n < 10**7 else 2) / len(table))
         del table
-    print(f"rows: {', '.join(f'{s:,}' for s in sizes)}   (ns per row, CPU time, best of {repeat})")
-    header = f"{'estimator':<14}" + "".join(f"{s:>12,}" for s in sizes) + f"{'exponent':>10}{'× grpo':>9}"
+    print(f"rows: {', '.join(f'{s:,}' for s in sizes)}   (ns per row, CPU time, best of {max(2, repeat)}; freed memory "
+          f"{'kept' if kept else 'returned to the kernel'}; 'first' = first call at {sizes[-1]:,}, growing the heap)")
+    header = f"{'estimator':<14}" + "".join(f"{s:>12,}" for s in sizes) + f"{'exponent':>10}{'× grpo':>9}{'first':>9}"
     print(header)
     summary = {}
     for name in ESTIMATORS:
@@ -88,7 +100,7 @@ def run(max_rows: int, repeat: int) -> dict[str, dict[str, float]]:
         exp = fit_exponent(sizes, [t * s for t, s in zip(times[name], sizes)])
         ratio = times[name][-1] / times["grpo"][-1]
         summary[name] = {"ns_per_row": per_row[-1], "exponent": exp, "ratio_to_grpo": ratio}
-        print(f"{name:<14}" + "".join(f"{v:>12.1f}" for v in per_row) + f"{exp:>10.3f}{ratio:>9.2f}")
+        print(f"{name:<14}" + "".join(f"{v:>12.1f}" for v in per_row) + f"{exp:>10.3f}{ratio:>9.2f}{first[name] * 1e9:>9.0f}")
     return summary
 
 

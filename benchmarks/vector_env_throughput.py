@@ -42,14 +42,35 @@ class BusyKeyDoor(KeyDoorEnv):
 turngym.register("BusyKeyDoor-v0", BusyKeyDoor)
 
 
-def measure(env_id: str, env_kwargs: dict, num_envs: int, workers: int, steps: int) -> float:
+def measure(env_id: str, env_kwargs: dict, num_envs: int, workers: int, steps: int, pattern: str = "lockstep", warmup: int = 2) -> float:
+    """Env steps/s. ``lockstep``: ``venv.step`` on every slot, so each step waits for the slowest
+    worker (a batched policy that needs every observation). ``async``: the rollout engine's pattern
+    (``send_step`` / ``recv``): a slot gets its next action as soon as its result arrives, so a
+    worker whose games are cheaper is never held back by the other's."""
     with VectorTextEnv(env_id, num_envs, env_kwargs={**env_kwargs, "max_turns": 10_000}, num_workers=workers) as venv:
         venv.reset(seeds=list(range(num_envs)))
+        for _ in range(warmup):  # first steps after a reset pay one-off costs (caches, lazy imports)
+            venv.step(["look"] * num_envs)
         t0 = time.perf_counter()
         done = 0
-        while done < steps:
-            venv.step(["look"] * num_envs)
-            done += num_envs
+        if pattern == "lockstep":
+            while done < steps:
+                venv.step(["look"] * num_envs)
+                done += num_envs
+        elif pattern == "async":
+            for slot in range(num_envs):
+                venv.send_step(slot, "look")
+            sent = num_envs
+            while done < steps:
+                for slot, _ in venv.recv():
+                    done += 1
+                    if sent < steps:
+                        venv.send_step(slot, "look")
+                        sent += 1
+            while venv.in_flight:
+                done += len(venv.recv())
+        else:
+            raise ValueError(f"pattern must be 'lockstep' or 'async', got {pattern!r}")
         return done / (time.perf_counter() - t0)
 
 

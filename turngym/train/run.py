@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from turngym.train.config import TrainConfig
+from turngym.train.memory import keep_freed_memory
 from turngym.train.parallel import SINGLE, DistContext
 from turngym.train.trainer import Trainer
 
@@ -68,8 +69,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, run_dir: Any = None, consol
     """Run (or resume) a training run; returns the evaluation results by stage.
 
     Under several learner ranks every rank calls this; rank 0 prints to ``console``, the others to
-    ``RUN_DIR/logs/rank{r}.log``.
+    ``RUN_DIR/logs/rank{r}.log``. The process keeps the memory it frees for the next step
+    (``turngym.train.memory``; ``TURNGYM_KEEP_FREED_MEMORY=0`` turns that off).
     """
+    keep_freed_memory()
     console = console or Console()
     if not ctx.is_main:
         console = _rank_console(Path(run_dir or cfg.run.out), ctx.rank)
