@@ -75,25 +75,14 @@ def test_hostile_text_in_the_viewer_and_the_export(hostile_run, tmp_path):
 def test_hostile_ids_in_the_live_list(hostile_run):
     from test_browser import ARGS, CHROMIUM, playwright_api
 
-    import threading
-    import time
-
-    import uvicorn
-
-    from test_browser import _free_port
+    from asgi_in_thread import serve_in_thread
 
     app = create_app(hostile_run)
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    while not srv.started:
-        time.sleep(0.05)
     try:
-        with playwright_api.sync_playwright() as p:
+        with serve_in_thread(app) as url, playwright_api.sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
             page = browser.new_page()
-            page.goto(f"http://127.0.0.1:{port}/#/episodes?limit=200")
+            page.goto(f"{url}/#/episodes?limit=200")
             link = page.locator(f'a[href="#/episode/{quote(HOSTILE_ID, safe="")}"]').first
             playwright_api.expect(link).to_have_text(HOSTILE_ID[:8])
             assert page.locator("img[src=x]").count() == 0 and page.evaluate("window.__pwned") is None
@@ -101,8 +90,6 @@ def test_hostile_ids_in_the_live_list(hostile_run):
             playwright_api.expect(page.get_by_test_id("episode-id")).to_have_text(HOSTILE_ID)
             browser.close()
     finally:
-        srv.should_exit = True
-        thread.join(10)
         app.state.run.close()
 
 

@@ -47,7 +47,7 @@ def stdio_backend():
 @pytest.fixture(scope="module")
 def server_url(backend):
     """``turngym sandbox serve``'s app over 127.0.0.1 in a thread, serving ``backend``."""
-    from sandbox_helpers import serve_in_thread
+    from asgi_in_thread import serve_in_thread
 
     from turngym.sandbox.server import create_app
 

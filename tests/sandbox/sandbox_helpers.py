@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import socket
-import threading
 import time
 
 import pytest
@@ -66,25 +63,3 @@ def wait_for_only_spares(backend: LocalBackend, timeout: float = 5.0) -> list[in
 
 
 requires_root = pytest.mark.skipif(os.geteuid() != 0, reason="uid drop and namespaces need root")
-
-
-@contextlib.contextmanager
-def serve_in_thread(app):
-    """Serve an ASGI ``app`` with uvicorn on a free 127.0.0.1 port in a thread; yields its URL."""
-    import uvicorn
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    t = threading.Thread(target=server.run, daemon=True)
-    t.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        t.join(10)

@@ -34,7 +34,7 @@ def test_beyond_loopback_without_a_token_is_refused():
 @pytest.fixture(scope="module")
 def guarded_url(backend):
     """The real server app, guarded as if bound to 0.0.0.0 with token 's3cret', served on loopback."""
-    from sandbox_helpers import serve_in_thread
+    from asgi_in_thread import serve_in_thread
 
     from turngym.sandbox.server import create_app
 

@@ -6,9 +6,6 @@ Needs Debian's chromium and the Python ``playwright`` package (scripts/install_b
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -26,24 +23,12 @@ if not CHROMIUM.exists():
 
 @pytest.fixture
 def site(data):
-    import uvicorn
+    from asgi_in_thread import serve_in_thread
 
     from turngym.envs.webshop.server import create_app
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(data, split="test"), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    with serve_in_thread(create_app(data, split="test")) as url:
+        yield url
 
 
 def shot(page, name: str) -> None:
