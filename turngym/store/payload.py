@@ -224,11 +224,6 @@ def _splice(text: bytes, packed: list[list]) -> bytes:
     return b"".join(out)
 
 
-def header_doc(data: bytes) -> dict[str, Any]:
-    """The episode without its turns as plain JSON data (cheap: the turns are not parsed)."""
-    return pydantic_core.from_json(_unpack(data)[3])
-
-
 def decode_doc(payload: bytes) -> dict[str, Any]:
     """The episode as the plain JSON document pydantic wrote (dicts/lists, keys in field order)."""
     lengths, kept, values, _, text = _unpack(payload)
